@@ -1,0 +1,20 @@
+//! `photosync init`: create the photos, thumbnails and state containers.
+
+use anyhow::Context as _;
+
+use crate::config::Settings;
+use crate::store::Stores;
+
+/// Creates whichever of the three containers is missing.
+pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let stores = Stores::open(&settings.storage, &settings.containers)
+        .context("cannot open the storage account")?;
+    for store in [&stores.photos, &stores.thumbnails, &stores.state] {
+        store
+            .ensure_container()
+            .await
+            .with_context(|| format!("cannot create {}", store.location()))?;
+        println!("ready: {}", store.location());
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! What each CLI command does; `main.rs` only parses arguments and calls these.
+
+pub mod init;
+pub mod package;
+pub mod serve;
+pub mod thumbnail;

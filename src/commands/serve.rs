@@ -1,0 +1,68 @@
+//! `photosync serve`: the custom handler the Functions host starts.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::config::{FALLBACK_PORT, Settings};
+use crate::handler;
+use crate::sync::Engine;
+
+/// Binds 127.0.0.1 (never other interfaces: only the host may call us) and
+/// serves until SIGTERM or Ctrl-C.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let port = settings.port.unwrap_or_else(|| {
+        tracing::warn!(
+            "FUNCTIONS_CUSTOMHANDLER_PORT is not set (not started by the Functions host?); \
+             listening on port {FALLBACK_PORT}"
+        );
+        FALLBACK_PORT
+    });
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    tracing::info!(
+        storage = %settings.storage.source,
+        photos = %settings.containers.photos,
+        max_body_bytes = settings.max_body_bytes(),
+        "listening on http://{address}"
+    );
+    let router = handler::router(
+        Engine::new(Arc::new(settings.clone())),
+        &settings.containers.photos,
+        settings.max_body_bytes(),
+    );
+    handler::run(listener, router, shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM (the host stopping us) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down after in-flight invocations");
+}

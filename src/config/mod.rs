@@ -1,0 +1,395 @@
+//! Typed settings, read once at start-up from the environment.
+//!
+//! The Functions host hands every app setting to the handler as an environment
+//! variable, so one configuration (local.settings.json locally, Application
+//! settings in Azure) serves host and handler. Names are matched
+//! case-insensitively, as the host does. Every problem is reported with the
+//! setting's name; values are echoed only for settings that hold no secret.
+
+pub mod connection_string;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use url::Url;
+
+use crate::pipeline::{CropMode, RenderOptions};
+pub use connection_string::{BlobAuth, BlobConnection};
+
+/// Where the handler listens when the host gives no port (local experiments only).
+pub const FALLBACK_PORT: u16 = 8080;
+
+/// All settings the process needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Port on 127.0.0.1 for the handler; `None` when the host set no port variable.
+    pub port: Option<u16>,
+    /// How to reach blob storage.
+    pub storage: StorageSettings,
+    /// Container names, shared with `function.json` through `%SETTING%` expansion.
+    pub containers: Containers,
+    /// Sizes, quality and safety limits of the photo pipeline.
+    pub render: RenderOptions,
+    /// Log output shape and filter.
+    pub log: LogSettings,
+}
+
+/// The three containers the product uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Containers {
+    /// Where people drop photos (`PHOTOSYNC_PHOTOS_CONTAINER`).
+    pub photos: String,
+    /// Where square thumbnails go for other apps (`PHOTOSYNC_THUMBNAILS_CONTAINER`).
+    pub thumbnails: String,
+    /// Ledger and reports (`PHOTOSYNC_STATE_CONTAINER`); never the photos container,
+    /// because writing there would re-trigger the blob trigger.
+    pub state: String,
+}
+
+/// Blob storage location and credentials, and which setting they came from.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// The app setting (prefix) this was read from, for messages.
+    pub source: String,
+    /// The connection itself.
+    pub kind: StorageKind,
+}
+
+/// The two ways the Functions convention describes a storage connection.
+#[derive(Debug, Clone)]
+pub enum StorageKind {
+    /// A classic connection string (account key or SAS, or Azurite).
+    ConnectionString(BlobConnection),
+    /// An identity-based connection: `{PREFIX}__blobServiceUri` (or `__accountName`),
+    /// authorised with the app's managed identity.
+    ManagedIdentity {
+        /// Blob service URL, e.g. `https://acct.blob.core.windows.net`.
+        blob_service_uri: Url,
+        /// Storage account name, taken from the URL's first label.
+        account: String,
+        /// Client id of a user-assigned identity; `None` selects the system-assigned one.
+        client_id: Option<String>,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// Output shape (`PHOTOSYNC_LOG_FORMAT`).
+    pub format: LogFormat,
+    /// `tracing` filter directives (`PHOTOSYNC_LOG`, else `RUST_LOG`, else `info`).
+    pub filter: String,
+}
+
+/// JSON for machines (Azure), pretty for people (a terminal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// JSON when stderr is not a terminal (as under the Functions host), else pretty.
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+}
+
+/// A setting that could not be used. Display: `PHOTOSYNC_SIZES: …`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {setting}: {problem}")]
+pub struct SettingsError {
+    /// The app setting's name, as the admin would type it.
+    pub setting: String,
+    /// What is wrong with it, without secret values.
+    pub problem: String,
+}
+
+impl SettingsError {
+    fn new(setting: impl Into<String>, problem: impl fmt::Display) -> Self {
+        Self {
+            setting: setting.into(),
+            problem: problem.to_string(),
+        }
+    }
+}
+
+/// Case-insensitive view over a set of variables.
+struct Env(HashMap<String, String>);
+
+impl Env {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(&name.to_ascii_lowercase())
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, SettingsError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| SettingsError::new(name, format!("`{raw}`: {e}"))),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads settings from any set of variables (tests pass their own).
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let env = Env(vars
+            .into_iter()
+            .map(|(k, v)| (k.as_ref().to_ascii_lowercase(), v.into()))
+            .collect());
+        Ok(Self {
+            port: port(&env)?,
+            storage: storage(&env)?,
+            containers: containers(&env)?,
+            render: render(&env)?,
+            log: log(&env)?,
+        })
+    }
+
+    /// Largest invocation body the handler accepts: the photo arrives base64-encoded
+    /// (4 bytes per 3) inside JSON with its metadata, so allow a third more plus slack.
+    pub fn max_body_bytes(&self) -> usize {
+        let photo = usize::try_from(self.render.max_bytes).unwrap_or(usize::MAX);
+        photo.saturating_add(photo / 3).saturating_add(64 * 1024)
+    }
+}
+
+fn port(env: &Env) -> Result<Option<u16>, SettingsError> {
+    for name in ["FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT"] {
+        if env.get(name).is_some() {
+            return env.parse::<u16>(name, 0).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// `PHOTOSYNC_STORAGE`, then its identity-based form, then the same for
+/// `AzureWebJobsStorage`; with nothing at all, Azurite (local development).
+fn storage(env: &Env) -> Result<StorageSettings, SettingsError> {
+    for prefix in ["PHOTOSYNC_STORAGE", "AzureWebJobsStorage"] {
+        if let Some(raw) = env.get(prefix) {
+            let connection = connection_string::parse(raw).map_err(|e| {
+                SettingsError::new(prefix, format!("not a usable connection string: {e}"))
+            })?;
+            return Ok(StorageSettings {
+                source: prefix.to_owned(),
+                kind: StorageKind::ConnectionString(connection),
+            });
+        }
+        if let Some(kind) = identity_connection(env, prefix)? {
+            return Ok(StorageSettings {
+                source: prefix.to_owned(),
+                kind,
+            });
+        }
+    }
+    Ok(StorageSettings {
+        source: "(none set: Azurite development storage)".to_owned(),
+        kind: StorageKind::ConnectionString(
+            connection_string::parse("UseDevelopmentStorage=true").expect("constant parses"),
+        ),
+    })
+}
+
+fn identity_connection(env: &Env, prefix: &str) -> Result<Option<StorageKind>, SettingsError> {
+    let uri_name = format!("{prefix}__blobServiceUri");
+    let account_name = format!("{prefix}__accountName");
+    let uri = match (env.get(&uri_name), env.get(&account_name)) {
+        (Some(uri), _) => Url::parse(uri)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some())
+            .ok_or_else(|| {
+                SettingsError::new(&uri_name, format!("`{uri}` is not an http(s) URL"))
+            })?,
+        (None, Some(account)) => Url::parse(&format!("https://{account}.blob.core.windows.net"))
+            .map_err(|_| {
+                SettingsError::new(&account_name, format!("`{account}` is not an account name"))
+            })?,
+        (None, None) => return Ok(None),
+    };
+    let credential_name = format!("{prefix}__credential");
+    if let Some(credential) = env.get(&credential_name)
+        && !credential.eq_ignore_ascii_case("managedidentity")
+    {
+        return Err(SettingsError::new(
+            credential_name,
+            format!("`{credential}` is not supported; use `managedidentity` or leave it unset"),
+        ));
+    }
+    let account = uri
+        .host_str()
+        .and_then(|h| h.split('.').next())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Some(StorageKind::ManagedIdentity {
+        blob_service_uri: uri,
+        account,
+        client_id: env.get(&format!("{prefix}__clientId")).map(str::to_owned),
+    }))
+}
+
+fn containers(env: &Env) -> Result<Containers, SettingsError> {
+    let name = |setting: &str, default: &str| -> Result<String, SettingsError> {
+        let value = env.get(setting).unwrap_or(default).to_owned();
+        validate_container_name(&value).map_err(|problem| SettingsError::new(setting, problem))?;
+        Ok(value)
+    };
+    let containers = Containers {
+        photos: name("PHOTOSYNC_PHOTOS_CONTAINER", "photos")?,
+        thumbnails: name("PHOTOSYNC_THUMBNAILS_CONTAINER", "thumbnails")?,
+        state: name("PHOTOSYNC_STATE_CONTAINER", "photosync")?,
+    };
+    if containers.state == containers.photos || containers.thumbnails == containers.photos {
+        return Err(SettingsError::new(
+            "PHOTOSYNC_PHOTOS_CONTAINER",
+            "must differ from the thumbnails and state containers (writes there would re-trigger the blob trigger)",
+        ));
+    }
+    Ok(containers)
+}
+
+/// Azure's rules: 3–63 characters, lower-case letters, digits and single hyphens,
+/// starting and ending with a letter or digit.
+fn validate_container_name(name: &str) -> Result<(), String> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid container name (3-63 lower-case letters, digits, single hyphens)"
+        ))
+    }
+}
+
+fn render(env: &Env) -> Result<RenderOptions, SettingsError> {
+    let defaults = RenderOptions::default();
+    let sizes = match env.get("PHOTOSYNC_SIZES") {
+        None => defaults.sizes.clone(),
+        Some(raw) => parse_sizes(raw).map_err(|p| SettingsError::new("PHOTOSYNC_SIZES", p))?,
+    };
+    let quality: u8 = env.parse("PHOTOSYNC_JPEG_QUALITY", defaults.jpeg_quality)?;
+    if !(1..=100).contains(&quality) {
+        return Err(SettingsError::new(
+            "PHOTOSYNC_JPEG_QUALITY",
+            format!("`{quality}` must be between 1 and 100"),
+        ));
+    }
+    let crop = match env
+        .get("PHOTOSYNC_CROP")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => defaults.crop,
+        Some("center" | "centre") => CropMode::Center,
+        Some("top") => CropMode::Top,
+        Some(other) => {
+            return Err(SettingsError::new(
+                "PHOTOSYNC_CROP",
+                format!("`{other}` must be `center` or `top`"),
+            ));
+        }
+    };
+    let background = match env.get("PHOTOSYNC_BACKGROUND") {
+        None => defaults.background,
+        Some(raw) => parse_colour(raw).ok_or_else(|| {
+            SettingsError::new(
+                "PHOTOSYNC_BACKGROUND",
+                format!("`{raw}` is not a colour like #ffffff"),
+            )
+        })?,
+    };
+    // Options without a setting keep the pipeline's defaults.
+    #[allow(clippy::needless_update)]
+    let options = RenderOptions {
+        min_size: env.parse("PHOTOSYNC_MIN_SIZE", defaults.min_size)?,
+        max_bytes: env.parse("PHOTOSYNC_MAX_BYTES", defaults.max_bytes)?,
+        max_pixels: env.parse("PHOTOSYNC_MAX_PIXELS", defaults.max_pixels)?,
+        sizes,
+        jpeg_quality: quality,
+        crop,
+        background,
+        ..defaults
+    };
+    if options.max_bytes == 0 || options.max_pixels == 0 {
+        return Err(SettingsError::new(
+            "PHOTOSYNC_MAX_BYTES / PHOTOSYNC_MAX_PIXELS",
+            "limits must be greater than zero",
+        ));
+    }
+    Ok(options)
+}
+
+/// `"648, 48,96"` → `[48, 96, 648]`.
+fn parse_sizes(raw: &str) -> Result<Vec<u32>, String> {
+    let mut sizes = raw
+        .split(',')
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<u32>()
+                .ok()
+                .filter(|n| (16..=4096).contains(n))
+                .ok_or_else(|| format!("`{s}` is not a size between 16 and 4096"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    sizes.sort_unstable();
+    sizes.dedup();
+    Ok(sizes)
+}
+
+/// `#rrggbb` or `rrggbb`.
+fn parse_colour(raw: &str) -> Option<[u8; 3]> {
+    let hex = raw.strip_prefix('#').unwrap_or(raw);
+    if hex.len() != 6 || !hex.is_ascii() {
+        return None;
+    }
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([channel(0)?, channel(2)?, channel(4)?])
+}
+
+fn log(env: &Env) -> Result<LogSettings, SettingsError> {
+    let format = match env
+        .get("PHOTOSYNC_LOG_FORMAT")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("auto") => LogFormat::Auto,
+        Some("json") => LogFormat::Json,
+        Some("pretty") => LogFormat::Pretty,
+        Some(other) => {
+            return Err(SettingsError::new(
+                "PHOTOSYNC_LOG_FORMAT",
+                format!("`{other}` must be auto, json or pretty"),
+            ));
+        }
+    };
+    let filter = env
+        .get("PHOTOSYNC_LOG")
+        .or_else(|| env.get("RUST_LOG"))
+        .unwrap_or("info")
+        .to_owned();
+    Ok(LogSettings { format, filter })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! Settings: defaults, precedence and errors that name the setting.
+
+use super::*;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    Settings::from_vars(vars.iter().map(|(k, v)| (*k, v.to_string())))
+}
+
+fn error(vars: &[(&str, &str)]) -> SettingsError {
+    settings(vars).expect_err("should be refused")
+}
+
+#[test]
+fn defaults_without_any_setting() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.port, None);
+    assert_eq!(s.containers.photos, "photos");
+    assert_eq!(s.containers.thumbnails, "thumbnails");
+    assert_eq!(s.containers.state, "photosync");
+    assert_eq!(s.render, RenderOptions::default());
+    assert_eq!(s.log.format, LogFormat::Auto);
+    assert_eq!(s.log.filter, "info");
+    match s.storage.kind {
+        StorageKind::ConnectionString(c) => assert!(c.is_emulator),
+        other => panic!("expected Azurite, got {other:?}"),
+    }
+}
+
+#[test]
+fn custom_handler_port_wins_over_the_legacy_name() {
+    let s = settings(&[
+        ("FUNCTIONS_HTTPWORKER_PORT", "7000"),
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", "7071"),
+    ])
+    .unwrap();
+    assert_eq!(s.port, Some(7071));
+    let s = settings(&[("FUNCTIONS_HTTPWORKER_PORT", "7000")]).unwrap();
+    assert_eq!(s.port, Some(7000));
+    let e = error(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "seventy")]);
+    assert_eq!(e.setting, "FUNCTIONS_CUSTOMHANDLER_PORT");
+}
+
+#[test]
+fn photosync_storage_wins_over_azure_webjobs_storage() {
+    let s = settings(&[
+        ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
+        (
+            "PHOTOSYNC_STORAGE",
+            "AccountName=photos1;AccountKey=a2V5;EndpointSuffix=core.windows.net",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(s.storage.source, "PHOTOSYNC_STORAGE");
+    match s.storage.kind {
+        StorageKind::ConnectionString(c) => assert_eq!(c.account, "photos1"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn falls_back_to_azure_webjobs_storage() {
+    let s = settings(&[("AzureWebJobsStorage", "UseDevelopmentStorage=true")]).unwrap();
+    assert_eq!(s.storage.source, "AzureWebJobsStorage");
+}
+
+#[test]
+fn identity_based_connection_with_user_assigned_identity() {
+    let s = settings(&[
+        (
+            "PHOTOSYNC_STORAGE__blobServiceUri",
+            "https://contosophotos.blob.core.windows.net",
+        ),
+        ("PHOTOSYNC_STORAGE__clientId", "1b2c3d4e"),
+        ("AzureWebJobsStorage", "UseDevelopmentStorage=true"),
+    ])
+    .unwrap();
+    assert_eq!(s.storage.source, "PHOTOSYNC_STORAGE");
+    match s.storage.kind {
+        StorageKind::ManagedIdentity {
+            account, client_id, ..
+        } => {
+            assert_eq!(account, "contosophotos");
+            assert_eq!(client_id.as_deref(), Some("1b2c3d4e"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn host_style_account_name_for_azure_webjobs_storage() {
+    // What the deployment template sets for the host's own storage.
+    let s = settings(&[("AzureWebJobsStorage__accountName", "contosofunc")]).unwrap();
+    match s.storage.kind {
+        StorageKind::ManagedIdentity {
+            blob_service_uri,
+            client_id,
+            ..
+        } => {
+            assert_eq!(
+                blob_service_uri.as_str(),
+                "https://contosofunc.blob.core.windows.net/"
+            );
+            assert_eq!(client_id, None);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn setting_names_are_case_insensitive() {
+    let s = settings(&[("photosync_photos_container", "hr-photos")]).unwrap();
+    assert_eq!(s.containers.photos, "hr-photos");
+}
+
+#[test]
+fn a_bad_connection_string_names_the_setting_not_the_key() {
+    let e = error(&[(
+        "PHOTOSYNC_STORAGE",
+        "AccountName=a;AccountKey=c2VjcmV0;Bogus=1",
+    )]);
+    assert_eq!(e.setting, "PHOTOSYNC_STORAGE");
+    let text = e.to_string();
+    assert!(text.contains("unknown key `Bogus`"), "{text}");
+    assert!(!text.contains("c2VjcmV0"), "{text}");
+}
+
+#[test]
+fn render_settings_are_parsed_and_validated() {
+    let s = settings(&[
+        ("PHOTOSYNC_SIZES", "648, 96,48,96"),
+        ("PHOTOSYNC_JPEG_QUALITY", "90"),
+        ("PHOTOSYNC_CROP", "Center"),
+        ("PHOTOSYNC_BACKGROUND", "#102030"),
+        ("PHOTOSYNC_MIN_SIZE", "64"),
+        ("PHOTOSYNC_MAX_BYTES", "1000000"),
+        ("PHOTOSYNC_MAX_PIXELS", "2000000"),
+    ])
+    .unwrap();
+    assert_eq!(s.render.sizes, vec![48, 96, 648]);
+    assert_eq!(s.render.jpeg_quality, 90);
+    assert_eq!(s.render.crop, CropMode::Center);
+    assert_eq!(s.render.background, [0x10, 0x20, 0x30]);
+    assert_eq!(s.render.min_size, 64);
+    assert_eq!(s.render.max_bytes, 1_000_000);
+    assert_eq!(s.render.max_pixels, 2_000_000);
+}
+
+#[test]
+fn every_bad_value_names_its_setting() {
+    let cases = [
+        ("PHOTOSYNC_SIZES", "48,big"),
+        ("PHOTOSYNC_SIZES", "8"),
+        ("PHOTOSYNC_JPEG_QUALITY", "0"),
+        ("PHOTOSYNC_JPEG_QUALITY", "high"),
+        ("PHOTOSYNC_CROP", "face"),
+        ("PHOTOSYNC_BACKGROUND", "white"),
+        ("PHOTOSYNC_MIN_SIZE", "-1"),
+        ("PHOTOSYNC_MAX_BYTES", "10MB"),
+        ("PHOTOSYNC_PHOTOS_CONTAINER", "Photos"),
+        ("PHOTOSYNC_THUMBNAILS_CONTAINER", "a"),
+        ("PHOTOSYNC_STATE_CONTAINER", "bad--name"),
+        ("PHOTOSYNC_LOG_FORMAT", "xml"),
+        ("PHOTOSYNC_STORAGE__blobServiceUri", "not a url"),
+        ("PHOTOSYNC_STORAGE__credential", "connectionstring"),
+    ];
+    for (name, value) in cases {
+        let mut vars = vec![(name, value)];
+        if name == "PHOTOSYNC_STORAGE__credential" {
+            vars.push((
+                "PHOTOSYNC_STORAGE__blobServiceUri",
+                "https://a.blob.core.windows.net",
+            ));
+        }
+        let e = error(&vars);
+        assert_eq!(e.setting, name, "{e}");
+        assert!(
+            e.to_string().starts_with(&format!("setting {name}: ")),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn photos_container_must_not_be_written_to() {
+    let e = error(&[("PHOTOSYNC_STATE_CONTAINER", "photos")]);
+    assert!(e.to_string().contains("re-trigger"), "{e}");
+}
+
+#[test]
+fn body_limit_leaves_room_for_base64() {
+    let s = settings(&[("PHOTOSYNC_MAX_BYTES", "3000000")]).unwrap();
+    assert!(s.max_body_bytes() >= 4_000_000);
+}
+
+#[test]
+fn debug_output_hides_the_account_key() {
+    let s = settings(&[(
+        "PHOTOSYNC_STORAGE",
+        "AccountName=a;AccountKey=c3VwZXJzZWNyZXQ=",
+    )])
+    .unwrap();
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("c3VwZXJzZWNyZXQ"), "{debug}");
+}

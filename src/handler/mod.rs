@@ -1,0 +1,153 @@
+//! The Functions transport: the HTTP server the host talks to.
+//!
+//! Routes host invocations to the [`Engine`] and turns its [`Outcome`] into the
+//! answer the host expects. Nothing here touches storage or Microsoft 365.
+
+pub mod payload;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::sync::{Engine, Outcome};
+use payload::{InvocationResponse, PayloadError};
+
+/// Folder name of the blob-trigger function (and so its route).
+pub const PHOTO_UPLOADED: &str = "PhotoUploaded";
+/// Folder name of the timer function.
+pub const RECONCILE: &str = "Reconcile";
+/// Binding names in the two `function.json` files.
+const PHOTO_BINDING: &str = "photo";
+const TIMER_BINDING: &str = "timer";
+/// Header the host puts on every invocation.
+const INVOCATION_ID: &str = "x-azure-functions-invocationid";
+
+/// What every request needs.
+#[derive(Clone)]
+struct AppState {
+    /// The use cases.
+    engine: Engine,
+    /// Photos container name, to turn a trigger `Uri` back into a blob name.
+    photos_container: Arc<str>,
+}
+
+/// Builds the router; `max_body_bytes` must allow a base64 photo.
+pub fn router(engine: Engine, photos_container: &str, max_body_bytes: usize) -> Router {
+    let state = AppState {
+        engine,
+        photos_container: photos_container.into(),
+    };
+    Router::new()
+        .route("/", get(ready))
+        .route("/{function}", post(invoke))
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(invocation_span))
+        .with_state(state)
+}
+
+/// Serves on an already-bound listener until `shutdown` completes, then lets
+/// in-flight invocations finish.
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The host's readiness probe: any answer counts.
+async fn ready() -> &'static str {
+    "photosync ready\n"
+}
+
+async fn unknown_route() -> (StatusCode, String) {
+    (StatusCode::NOT_FOUND, "no such route\n".to_owned())
+}
+
+/// Puts the invocation id on every log line of the request.
+async fn invocation_span(request: Request, next: Next) -> Response {
+    let invocation_id = request
+        .headers()
+        .get(INVOCATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let span = tracing::info_span!(
+        "invocation",
+        invocation_id = %invocation_id,
+        route = %request.uri().path()
+    );
+    next.run(request).instrument(span).await
+}
+
+async fn invoke(
+    State(state): State<AppState>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let retry = headers
+        .get("x-azure-functions-retrycount")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    tracing::debug!(bytes = body.len(), retry, "invocation received");
+    let outcome = if function.eq_ignore_ascii_case(PHOTO_UPLOADED) {
+        photo_uploaded(&state, &body).await
+    } else if function.eq_ignore_ascii_case(RECONCILE) {
+        reconcile(&state, &body).await
+    } else {
+        tracing::warn!(function, "the host invoked an unknown function");
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no function named `{function}`\n"),
+        )
+            .into_response();
+    };
+    match outcome {
+        Err(PayloadError(reason)) => {
+            tracing::error!(reason, "malformed invocation body");
+            (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response()
+        }
+        Ok(outcome) => answer(outcome),
+    }
+}
+
+async fn photo_uploaded(state: &AppState, body: &[u8]) -> Result<Outcome, PayloadError> {
+    let request = payload::parse_request(body)?;
+    let event = payload::photo_event(&request, PHOTO_BINDING, &state.photos_container)?;
+    Ok(state.engine.photo_uploaded(event).await)
+}
+
+async fn reconcile(state: &AppState, body: &[u8]) -> Result<Outcome, PayloadError> {
+    let request = payload::parse_request(body)?;
+    let tick = payload::timer_tick(&request, TIMER_BINDING)?;
+    Ok(state.engine.reconcile(tick).await)
+}
+
+/// A transient failure answers 500 so the host retries; everything else is 200,
+/// with the outcome recorded for the admin rather than retried pointlessly.
+fn answer(outcome: Outcome) -> Response {
+    let status = if outcome.transient_failure.is_some() {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    let mut logs = outcome.logs;
+    if let Some(reason) = outcome.transient_failure {
+        logs.push(format!("will be retried: {reason}"));
+    }
+    (status, Json(InvocationResponse::with_logs(logs))).into_response()
+}

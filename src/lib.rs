@@ -1,0 +1,15 @@
+//! photosync: photos dropped into Azure Blob Storage become square thumbnails
+//! and Microsoft 365 profile photos.
+//!
+//! Layers, outermost first: [`commands`] (what the CLI runs), [`handler`] (the
+//! Azure Functions custom-handler transport), [`sync`] (the use cases),
+//! [`store`] (object storage), [`pipeline`] (pure image work). [`config`]
+//! reads settings once; [`telemetry`] sets up logging.
+
+pub mod commands;
+pub mod config;
+pub mod handler;
+pub mod pipeline;
+pub mod store;
+pub mod sync;
+pub mod telemetry;

@@ -1,0 +1,131 @@
+//! Command line: parse arguments, load settings, run a command, map the
+//! result to an exit code (0 success, 1 some work failed, 2 usage or
+//! configuration error).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use photosync::commands::{self, package::TriggerSource};
+use photosync::config::Settings;
+
+/// Photos dropped into Azure Blob Storage become square thumbnails and
+/// Microsoft 365 profile photos.
+#[derive(Parser)]
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Azure Functions custom handler (the host starts this; see host.json).
+    ///
+    /// Listens on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT and serves the
+    /// PhotoUploaded (blob trigger) and Reconcile (timer) functions.
+    Serve,
+    /// Create the photos, thumbnails and state containers if they are missing.
+    Init,
+    /// Lay out a deployable Functions app folder (host.json, function folders, binary).
+    Package {
+        /// Folder to write the app into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Executable to ship [default: this binary].
+        #[arg(long, value_name = "FILE")]
+        binary: Option<PathBuf>,
+        /// How the blob trigger learns about new photos (Flex Consumption needs eventgrid).
+        #[arg(long, value_enum, default_value = "polling")]
+        trigger_source: TriggerSource,
+    },
+    /// Render square JPEG thumbnails of image files into DIR/{file stem}/{N}x{N}.jpg.
+    Thumbnail {
+        /// Image files (JPEG, PNG, GIF, WebP, BMP, TIFF).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Comma-separated square sizes [default: PHOTOSYNC_SIZES or the Microsoft 365 sizes].
+        #[arg(long, value_name = "N,N,…")]
+        sizes: Option<String>,
+        /// JPEG quality 1-100 [default: PHOTOSYNC_JPEG_QUALITY or 85].
+        #[arg(long, value_name = "Q")]
+        quality: Option<u8>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = match &cli.command {
+        Command::Thumbnail { sizes, quality, .. } => {
+            let mut vars = Vec::new();
+            if let Some(sizes) = sizes {
+                vars.push(("PHOTOSYNC_SIZES".to_owned(), sizes.clone()));
+            }
+            if let Some(quality) = quality {
+                vars.push(("PHOTOSYNC_JPEG_QUALITY".to_owned(), quality.to_string()));
+            }
+            vars
+        }
+        _ => Vec::new(),
+    };
+    let settings = match Settings::from_vars(std::env::vars().chain(overrides)) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("photosync: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    photosync::telemetry::init(&settings.log);
+    match run(cli.command, settings) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("photosync: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    match command {
+        Command::Serve => runtime()?.block_on(commands::serve::run(settings))?,
+        Command::Init => runtime()?.block_on(commands::init::run(&settings))?,
+        Command::Package {
+            out,
+            binary,
+            trigger_source,
+        } => {
+            let binary = match binary {
+                Some(path) => path,
+                None => std::env::current_exe()?,
+            };
+            let job = commands::package::PackageJob {
+                out,
+                binary,
+                trigger_source,
+            };
+            for file in commands::package::run(&job)? {
+                println!("{}", job.out.join(file).display());
+            }
+        }
+        Command::Thumbnail { files, out, .. } => {
+            let job = commands::thumbnail::ThumbnailJob {
+                files,
+                out,
+                options: settings.render,
+            };
+            if commands::thumbnail::run(&job)? > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

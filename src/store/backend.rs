@@ -1,0 +1,122 @@
+//! Builds the `object_store` for a configured Azure storage account.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::azure::MicrosoftAzureBuilder;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::StoreError;
+use crate::config::{BlobAuth, StorageKind, StorageSettings};
+
+/// Where a [`super::Store`] keeps its blobs. Display never shows credentials.
+#[derive(Clone)]
+pub enum Location {
+    /// An Azure Blob container (or Azurite).
+    Azure {
+        /// Blob service base URL.
+        endpoint: Url,
+        /// Storage account name.
+        account: String,
+        /// Container name.
+        container: String,
+        /// Account key when the connection has one: container creation signs with it.
+        key: Option<SecretString>,
+    },
+    /// A folder on disk.
+    Folder(PathBuf),
+    /// Process memory (tests).
+    Memory,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Azure {
+                endpoint,
+                container,
+                ..
+            } => write!(f, "container `{container}` at {endpoint}"),
+            Self::Folder(dir) => write!(f, "folder {}", dir.display()),
+            Self::Memory => f.write_str("memory"),
+        }
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Opens `container` on the account `storage` describes.
+pub(super) fn azure(
+    storage: &StorageSettings,
+    container: &str,
+) -> Result<(Arc<dyn ObjectStore>, Location), StoreError> {
+    let builder = MicrosoftAzureBuilder::new().with_container_name(container);
+    let (builder, endpoint, account, key) = match &storage.kind {
+        StorageKind::ConnectionString(connection) => {
+            let endpoint = connection.blob_endpoint.clone();
+            let builder = builder
+                .with_account(&connection.account)
+                .with_endpoint(endpoint.as_str().trim_end_matches('/').to_owned())
+                .with_allow_http(endpoint.scheme() == "http");
+            let (builder, key) = match &connection.auth {
+                BlobAuth::AccountKey(key) => (
+                    builder.with_access_key(key.expose_secret()),
+                    Some(key.clone()),
+                ),
+                BlobAuth::Sas(sas) => (
+                    builder.with_sas_authorization(sas_pairs(sas.expose_secret())),
+                    None,
+                ),
+            };
+            (builder, endpoint, connection.account.clone(), key)
+        }
+        StorageKind::ManagedIdentity {
+            blob_service_uri,
+            account,
+            client_id,
+        } => {
+            let mut builder = builder
+                .with_account(account)
+                .with_endpoint(blob_service_uri.as_str().trim_end_matches('/').to_owned())
+                .with_credential_type("managed_identity");
+            // App Service / Functions expose their identity endpoint here; without it
+            // object_store falls back to the VM metadata endpoint.
+            if let Ok(endpoint) = std::env::var("IDENTITY_ENDPOINT") {
+                builder = builder.with_msi_endpoint(endpoint);
+            }
+            if let Some(id) = client_id {
+                builder = builder.with_client_id(id);
+            }
+            (builder, blob_service_uri.clone(), account.clone(), None)
+        }
+    };
+    let store = builder.build().map_err(|e| StoreError::Configuration {
+        message: format!(
+            "cannot open container `{container}` from setting {}: {e}",
+            storage.source
+        ),
+    })?;
+    Ok((
+        Arc::new(store),
+        Location::Azure {
+            endpoint,
+            account,
+            container: container.to_owned(),
+            key,
+        },
+    ))
+}
+
+/// `sv=…&sig=…` → pairs, percent-decoded as object_store expects.
+fn sas_pairs(sas: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(sas.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

@@ -1,0 +1,251 @@
+//! The handler as the Functions host sees it: start, readiness, invocation
+//! bodies exactly as the host sends them, and the answers.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::helpers::{free_port, jpeg, run_binary, spawn_app};
+
+/// A blob-trigger body shaped like the host's (see the functions-host reference).
+fn blob_body(name: &str, bytes: &[u8]) -> Value {
+    let encoded_name = name.replace('@', "%40").replace(' ', "%20");
+    json!({
+        "Data": {"photo": base64::engine::general_purpose::STANDARD.encode(bytes)},
+        "Metadata": {
+            "Uri": serde_json::to_string(&format!("http://127.0.0.1:10000/devstoreaccount1/photos/{encoded_name}")).unwrap(),
+            "name": serde_json::to_string(name).unwrap(),
+            "Properties": {"Length": bytes.len(), "ContentMD5": "", "ContentType": "image/jpeg",
+                           "ETag": "\"0x8DA6E28262505DD\"", "LastModified": "2026-11-20T10:26:34+00:00",
+                           "Created": "2026-11-20T10:26:34+00:00", "BlobType": 2},
+            "Metadata": {},
+            "sys": {"MethodName": "PhotoUploaded", "UtcNow": "2026-11-20T10:26:43.03Z",
+                    "RandGuid": "30d01e72-94e7-4d4f-906a-2ce51939bfcc"}
+        }
+    })
+}
+
+fn timer_body(schedule_status: Value) -> Value {
+    json!({
+        "Data": {"timer": {"Schedule": {"AdjustForDST": true},
+                           "ScheduleStatus": schedule_status, "IsPastDue": false}},
+        "Metadata": {"sys": {"MethodName": "Reconcile", "UtcNow": "2026-11-20T10:15:00.01Z",
+                             "RandGuid": "6a4f7bd4-7a55-4c6a-9a8b-3f5e5b0e2b10"}}
+    })
+}
+
+/// Checks the host's answer shape and returns its log lines.
+async fn well_formed(response: reqwest::Response) -> Vec<String> {
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["Outputs"], json!({}));
+    assert_eq!(answer["ReturnValue"], Value::Null);
+    answer["Logs"]
+        .as_array()
+        .expect("Logs is a list")
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn becomes_ready_on_root_and_listens_on_loopback_only() {
+    let app = spawn_app(&[]).await;
+    let ready = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    // 127.0.0.2 is loopback too, but a socket bound to 127.0.0.1 does not accept it:
+    // proof that nothing listens on other addresses.
+    let elsewhere = std::net::TcpStream::connect(("127.0.0.2", app.port));
+    assert!(elsewhere.is_err(), "the handler must bind 127.0.0.1 only");
+}
+
+#[tokio::test]
+async fn blob_invocation_with_a_tricky_name_is_answered_and_logged_with_its_invocation_id() {
+    let mut app = spawn_app(&[]).await;
+    let name = "hr/new hires/alice@contoso.com.jpg";
+    let photo = jpeg(120, 90);
+    let response = app
+        .invoke(
+            "PhotoUploaded",
+            "inv-7f3a",
+            blob_body(name, &photo).to_string(),
+        )
+        .await;
+    let logs = well_formed(response).await;
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].contains(name), "{logs:?}");
+    assert!(logs[0].contains("\"alice@contoso.com\""), "{logs:?}");
+    assert!(
+        logs[0].contains(&format!("{} bytes", photo.len())),
+        "{logs:?}"
+    );
+    assert!(logs[0].contains("Jpeg"), "{logs:?}");
+
+    let line = app
+        .wait_for_log(|l| l.contains("received photo"))
+        .expect("the invocation is logged");
+    let line: Value = serde_json::from_str(&line).expect("JSON log lines under the host");
+    assert_eq!(line["span"]["invocation_id"], "inv-7f3a", "{line}");
+}
+
+#[tokio::test]
+async fn timer_invocations_with_and_without_schedule_status() {
+    let app = spawn_app(&[]).await;
+    let null_status = app
+        .invoke("Reconcile", "inv-t1", timer_body(Value::Null).to_string())
+        .await;
+    let logs = well_formed(null_status).await;
+    assert!(logs[0].contains("never (no schedule status)"), "{logs:?}");
+
+    let status = json!({"Last": "2026-11-20T10:15:00+00:00", "Next": "2026-11-20T11:15:00+00:00",
+                        "LastUpdated": "2026-11-20T10:15:00+00:00"});
+    let logs = well_formed(
+        app.invoke("Reconcile", "inv-t2", timer_body(status).to_string())
+            .await,
+    )
+    .await;
+    assert!(logs[0].contains("2026-11-20T10:15:00+00:00"), "{logs:?}");
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_400_with_a_one_line_reason() {
+    let app = spawn_app(&[]).await;
+    let mut bad_base64 = blob_body("a.jpg", b"x");
+    bad_base64["Data"]["photo"] = json!("%%% not base64 %%%");
+    let cases = [
+        (
+            "PhotoUploaded",
+            "this is not json".to_owned(),
+            "invalid invocation body",
+        ),
+        (
+            "PhotoUploaded",
+            "{\"Metadata\": {}}".to_owned(),
+            "missing field `Data`",
+        ),
+        (
+            "PhotoUploaded",
+            bad_base64.to_string(),
+            "Data.photo is not base64",
+        ),
+        (
+            "PhotoUploaded",
+            json!({"Data": {"photo": "AQID"}, "Metadata": {}}).to_string(),
+            "neither `name` nor a usable `Uri`",
+        ),
+        (
+            "Reconcile",
+            json!({"Data": {}, "Metadata": {}}).to_string(),
+            "Data.timer is missing",
+        ),
+    ];
+    for (function, body, reason) in cases {
+        let response = app.invoke(function, "inv-bad", body).await;
+        assert_eq!(response.status(), 400, "{reason}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(reason), "{text:?} should say {reason:?}");
+        assert_eq!(text.trim_end().lines().count(), 1, "{text:?}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_functions_and_routes_get_404() {
+    let app = spawn_app(&[]).await;
+    let response = app.invoke("DeleteEverything", "inv-x", "{}").await;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("DeleteEverything"));
+    let response = app
+        .client
+        .post(format!("{}/a/b", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn an_ordinary_phone_photo_larger_than_two_megabytes_is_accepted() {
+    let app = spawn_app(&[]).await;
+    // Random bytes do not compress: about 3 MB of base64, above axum's 2 MB default.
+    let photo: Vec<u8> = (0..2_500_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let response = app
+        .invoke(
+            "PhotoUploaded",
+            "inv-big",
+            blob_body("bob.jpg", &photo).to_string(),
+        )
+        .await;
+    let logs = well_formed(response).await;
+    assert!(logs[0].contains("2500000 bytes"), "{logs:?}");
+}
+
+#[tokio::test]
+async fn bodies_beyond_the_configured_photo_size_are_refused() {
+    let app = spawn_app(&[("PHOTOSYNC_MAX_BYTES", "100000")]).await;
+    let photo = vec![0u8; 200_000];
+    let response = app
+        .invoke(
+            "PhotoUploaded",
+            "inv-huge",
+            blob_body("big.jpg", &photo).to_string(),
+        )
+        .await;
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn a_dangerous_blob_name_is_refused_with_its_code_not_retried() {
+    let app = spawn_app(&[]).await;
+    let response = app
+        .invoke(
+            "PhotoUploaded",
+            "inv-name",
+            blob_body("../../etc/passwd.jpg", b"x").to_string(),
+        )
+        .await;
+    let logs = well_formed(response).await;
+    assert!(logs[0].contains("invalid-name"), "{logs:?}");
+    assert!(logs[0].contains("`..`"), "{logs:?}");
+}
+
+#[tokio::test]
+async fn the_legacy_port_variable_is_honoured() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut app = crate::helpers::spawn_app(&[
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", ""),
+        ("FUNCTIONS_HTTPWORKER_PORT", &port_text),
+    ])
+    .await;
+    let line = app.wait_for_log(|l| l.contains("listening on")).unwrap();
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_naming_the_setting_without_the_secret() {
+    let key = "c3VwZXItc2VjcmV0LWFjY291bnQta2V5LWJ5dGVz";
+    let connection =
+        format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};Bogus=1");
+    let (status, stdout, stderr) = run_binary(&["serve"], &[("PHOTOSYNC_STORAGE", &connection)]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("setting PHOTOSYNC_STORAGE"), "{stderr}");
+    assert!(stderr.contains("unknown key `Bogus`"), "{stderr}");
+    assert!(
+        !stderr.contains(key) && !stdout.contains(key),
+        "the key leaked: {stderr}"
+    );
+}

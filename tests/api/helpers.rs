@@ -1,0 +1,193 @@
+//! Starting the real binary the way the Functions host does, and reading
+//! what it logs.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The compiled `photosync` binary.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_photosync");
+
+/// How long a test waits for something the binary should do at once.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running handler process; killed on drop.
+pub struct TestApp {
+    /// `http://127.0.0.1:{port}`.
+    pub address: String,
+    /// The port the "host" gave it.
+    pub port: u16,
+    /// HTTP client for invocations.
+    pub client: reqwest::Client,
+    child: Child,
+    /// Every stderr line so far.
+    lines: Arc<Mutex<Vec<String>>>,
+    /// Signals each new stderr line.
+    new_line: mpsc::Receiver<()>,
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("no free port")
+        .port()
+}
+
+/// Environment the Functions host gives a custom handler, plus `extra`.
+fn host_environment(port: u16, app_root: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string()),
+        (
+            "FUNCTIONS_CUSTOMHANDLER_WORKER_ID",
+            "2b7d1e9c-test".to_owned(),
+        ),
+        ("FUNCTIONS_APP_ROOT_PATH", app_root.display().to_string()),
+        ("FUNCTIONS_WORKER_RUNTIME", "custom".to_owned()),
+        (
+            "AzureWebJobsStorage",
+            "UseDevelopmentStorage=true".to_owned(),
+        ),
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    env
+}
+
+/// Starts `photosync serve` as the host would (its port in the environment,
+/// the app root as working directory) and waits until it says it listens.
+pub async fn spawn_app(extra_env: &[(&str, &str)]) -> TestApp {
+    spawn_app_from(Path::new(BINARY), std::env::temp_dir().as_path(), extra_env).await
+}
+
+/// Like [`spawn_app`] with a given executable and app root (a packaged app).
+pub async fn spawn_app_from(binary: &Path, app_root: &Path, extra_env: &[(&str, &str)]) -> TestApp {
+    let port = free_port();
+    let child = Command::new(binary)
+        .arg("serve")
+        .current_dir(app_root)
+        .env_clear()
+        .envs(host_environment(port, app_root, extra_env))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start photosync");
+    let mut app = TestApp::attach(child, port);
+    app.wait_for_log(|line| line.contains("listening on"))
+        .unwrap_or_else(|| {
+            panic!(
+                "photosync did not start; it said:\n{}",
+                app.logs().join("\n")
+            )
+        });
+    app
+}
+
+impl TestApp {
+    fn attach(mut child: Child, port: u16) -> Self {
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, new_line) = mpsc::channel();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+                let _ = tx.send(());
+            }
+        });
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::new(),
+            child,
+            lines,
+            new_line,
+        }
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits (event-driven, bounded) until a stderr line satisfies `matches`.
+    pub fn wait_for_log(&mut self, matches: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|l| matches(l)) {
+                return Some(line);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            if self.new_line.recv_timeout(left).is_err() {
+                return self.logs().into_iter().find(|l| matches(l));
+            }
+        }
+    }
+
+    /// POSTs `body` to `/{function}` with the host's headers.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        invocation_id: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/{function}", self.address))
+            .header("X-Azure-Functions-InvocationId", invocation_id)
+            .header("X-Azure-Functions-HostVersion", "4.1037.0.0")
+            .header("User-Agent", "Azure-Functions-Host/4.1037.0.0")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the handler did not answer")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion with `args` and the host-like environment.
+pub fn run_binary(args: &[&str], extra_env: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    let dir = std::env::temp_dir();
+    let output = Command::new(BINARY)
+        .args(args)
+        .env_clear()
+        .envs(host_environment(free_port(), &dir, extra_env))
+        .output()
+        .expect("cannot run photosync");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A small real JPEG photo.
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+/// A fresh temporary folder.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("cannot create a temp dir")
+}

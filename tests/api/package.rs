@@ -1,0 +1,117 @@
+//! `photosync package` lays out what the Functions host loads, and the
+//! packaged binary serves from there.
+
+use serde_json::Value;
+
+use crate::helpers::{BINARY, run_binary, spawn_app_from, temp_dir};
+
+fn read_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test]
+async fn package_lays_out_a_loadable_function_app() {
+    let dir = temp_dir();
+    let out = dir.path().join("app");
+    let out_text = out.display().to_string();
+    let (status, stdout, stderr) =
+        run_binary(&["package", "--out", &out_text, "--binary", BINARY], &[]);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+
+    let host = read_json(&out.join("host.json"));
+    assert_eq!(host["version"], "2.0");
+    assert_eq!(
+        host["extensionBundle"]["id"],
+        "Microsoft.Azure.Functions.ExtensionBundle"
+    );
+    assert_eq!(host["extensionBundle"]["version"], "[4.*, 5.0.0)");
+    assert!(host["functionTimeout"].is_string());
+    let description = &host["customHandler"]["description"];
+    assert_eq!(description["arguments"], serde_json::json!(["serve"]));
+    let executable = out.join(description["defaultExecutablePath"].as_str().unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&executable).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, "the executable is not executable");
+    }
+
+    let blob = read_json(&out.join("PhotoUploaded/function.json"));
+    let binding = &blob["bindings"][0];
+    assert_eq!(binding["type"], "blobTrigger");
+    assert_eq!(binding["direction"], "in");
+    assert_eq!(binding["name"], "photo");
+    assert_eq!(binding["path"], "%PHOTOSYNC_PHOTOS_CONTAINER%/{name}");
+    assert_eq!(binding["connection"], "PHOTOSYNC_STORAGE");
+    assert_eq!(binding["dataType"], "binary");
+    assert!(
+        binding.get("source").is_none(),
+        "polling is the default source"
+    );
+
+    let timer = read_json(&out.join("Reconcile/function.json"));
+    assert_eq!(timer["bindings"][0]["type"], "timerTrigger");
+    assert_eq!(timer["bindings"][0]["name"], "timer");
+    assert_eq!(
+        timer["bindings"][0]["schedule"],
+        "%PHOTOSYNC_RECONCILE_SCHEDULE%"
+    );
+
+    // The packaged app starts from its own folder, as the host would start it.
+    let app = spawn_app_from(&executable, &out, &[]).await;
+    let ready = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+#[test]
+fn event_grid_packages_set_the_trigger_source() {
+    let dir = temp_dir();
+    let out = dir.path().display().to_string();
+    let (status, _, stderr) = run_binary(
+        &[
+            "package",
+            "--out",
+            &out,
+            "--binary",
+            BINARY,
+            "--trigger-source",
+            "eventgrid",
+        ],
+        &[],
+    );
+    assert!(status.success(), "{stderr}");
+    let blob = read_json(&dir.path().join("PhotoUploaded/function.json"));
+    assert_eq!(blob["bindings"][0]["source"], "EventGrid");
+}
+
+#[test]
+fn the_committed_function_folders_are_the_ones_packaged() {
+    // The package embeds the repository's files; a packaged app must not drift from them.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = temp_dir();
+    let out = dir.path().display().to_string();
+    let (status, _, stderr) = run_binary(&["package", "--out", &out, "--binary", BINARY], &[]);
+    assert!(status.success(), "{stderr}");
+    for file in [
+        "host.json",
+        "PhotoUploaded/function.json",
+        "Reconcile/function.json",
+    ] {
+        let committed = match file {
+            "host.json" => root.join(file),
+            other => root.join("functions").join(other),
+        };
+        assert_eq!(
+            read_json(&committed),
+            read_json(&dir.path().join(file)),
+            "{file}"
+        );
+    }
+}
