@@ -8,8 +8,11 @@
 
 pub mod commands;
 pub mod config;
+pub mod graph;
 pub mod handler;
+pub mod identity;
 pub mod pipeline;
+pub mod resilience;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

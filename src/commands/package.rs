@@ -3,7 +3,8 @@
 //! The host finds functions as folders (each with a `function.json`) next to
 //! `host.json` at the app root, and starts the executable `host.json` names.
 //! The definitions are compiled into the binary from the repository's own
-//! files, so a package always matches the code that serves it.
+//! files, so a package always matches the code that serves it. An `--out`
+//! ending in `.zip` writes the same layout as a deployable zip archive.
 
 use std::path::{Path, PathBuf};
 
@@ -42,33 +43,108 @@ pub struct PackageJob {
 }
 
 /// Writes the layout; returns the files written, relative to `out`.
+///
+/// When `out` ends in `.zip`, the same layout is written as one zip archive
+/// instead of a folder (files at the archive's root, the executable with
+/// mode 0755, fixed timestamps so equal inputs give equal archives): the
+/// package `az functionapp deployment source config-zip` and the template's
+/// `packageUri` take. The paths returned are then the archive's entries.
 pub fn run(job: &PackageJob) -> anyhow::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let mut write = |relative: &str, contents: &[u8]| -> anyhow::Result<()> {
-        let path = job.out.join(relative);
+    let binary = std::fs::read(&job.binary)
+        .with_context(|| format!("cannot read the executable {}", job.binary.display()))?;
+    let entries = [
+        Entry::file("host.json", HOST_JSON.as_bytes().to_vec()),
+        Entry::file(
+            &format!("{PHOTO_UPLOADED}/function.json"),
+            photo_uploaded_json(job.trigger_source)?.into_bytes(),
+        ),
+        Entry::file(
+            &format!("{RECONCILE}/function.json"),
+            RECONCILE_JSON.as_bytes().to_vec(),
+        ),
+        Entry {
+            path: EXECUTABLE.to_owned(),
+            contents: binary,
+            executable: true,
+        },
+    ];
+    if is_zip(&job.out) {
+        write_zip(&job.out, &entries)?;
+    } else {
+        write_folder(&job.out, &entries)?;
+    }
+    Ok(entries.iter().map(|e| PathBuf::from(&e.path)).collect())
+}
+
+/// Whether `path` names a zip archive rather than a folder.
+pub fn is_zip(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("zip"))
+}
+
+/// One file of the package, its path relative to the app root with `/`.
+struct Entry {
+    path: String,
+    contents: Vec<u8>,
+    executable: bool,
+}
+
+impl Entry {
+    fn file(path: &str, contents: Vec<u8>) -> Self {
+        Self {
+            path: path.to_owned(),
+            contents,
+            executable: false,
+        }
+    }
+}
+
+fn write_folder(out: &Path, entries: &[Entry]) -> anyhow::Result<()> {
+    for entry in entries {
+        let path = out.join(&entry.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(&path, contents)
+        std::fs::write(&path, &entry.contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        written.push(PathBuf::from(relative));
+        if entry.executable {
+            make_executable(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the archive next to `out` first and renames it into place, so a
+/// failed run never leaves a truncated package behind.
+fn write_zip(out: &Path, entries: &[Entry]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use zip::write::SimpleFileOptions;
+
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let partial = out.with_extension("zip.partial");
+    let write = || -> anyhow::Result<()> {
+        let file = std::fs::File::create(&partial)?;
+        let mut archive = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        for entry in entries {
+            let options = SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .last_modified_time(zip::DateTime::default())
+                .unix_permissions(if entry.executable { 0o755 } else { 0o644 });
+            archive.start_file(entry.path.as_str(), options)?;
+            archive.write_all(&entry.contents)?;
+        }
+        archive.finish()?.flush()?;
         Ok(())
     };
-    write("host.json", HOST_JSON.as_bytes())?;
-    write(
-        &format!("{PHOTO_UPLOADED}/function.json"),
-        photo_uploaded_json(job.trigger_source)?.as_bytes(),
-    )?;
-    write(
-        &format!("{RECONCILE}/function.json"),
-        RECONCILE_JSON.as_bytes(),
-    )?;
-    let binary = std::fs::read(&job.binary)
-        .with_context(|| format!("cannot read the executable {}", job.binary.display()))?;
-    write(EXECUTABLE, &binary)?;
-    make_executable(&job.out.join(EXECUTABLE))?;
-    Ok(written)
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e.context(format!("cannot write {}", out.display())));
+    }
+    std::fs::rename(&partial, out).with_context(|| format!("cannot write {}", out.display()))
 }
 
 /// The blob-trigger definition with `source` set for Event Grid when asked.

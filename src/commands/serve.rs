@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::{FALLBACK_PORT, Settings};
+use crate::graph::GraphClient;
 use crate::handler;
 use crate::sync::Engine;
 
@@ -32,8 +33,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes = settings.max_body_bytes(),
         "listening on http://{address}"
     );
+    let graph = GraphClient::from_settings(&settings.graph, reqwest::Client::new())
+        .context("the Microsoft Graph settings are not usable")?;
+    match &graph {
+        None => tracing::warn!(
+            "no Microsoft Graph credentials (PHOTOSYNC_CLIENT_SECRET, \
+             PHOTOSYNC_CLIENT_CERTIFICATE_PATH or a managed identity): profile photos are not \
+             written, the Microsoft 365 target runs dry"
+        ),
+        Some(client) => tracing::info!(
+            graph = %settings.graph.graph_url,
+            match_by = settings.graph.match_by.attribute(),
+            dry_run = client.is_dry_run(),
+            "Microsoft 365 target ready ({:?})",
+            settings.graph.credentials
+        ),
+    }
     let router = handler::router(
-        Engine::new(Arc::new(settings.clone())),
+        Engine::new(Arc::new(settings.clone()), graph.map(Arc::new)),
         &settings.containers.photos,
         settings.max_body_bytes(),
     );

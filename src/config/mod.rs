@@ -7,12 +7,14 @@
 //! setting's name; values are echoed only for settings that hold no secret.
 
 pub mod connection_string;
+mod graph;
 
 use std::collections::HashMap;
 use std::fmt;
 
 use url::Url;
 
+use crate::graph::GraphSettings;
 use crate::pipeline::{CropMode, RenderOptions};
 pub use connection_string::{BlobAuth, BlobConnection};
 
@@ -32,6 +34,8 @@ pub struct Settings {
     pub render: RenderOptions,
     /// Log output shape and filter.
     pub log: LogSettings,
+    /// Microsoft Graph target and app identity.
+    pub graph: GraphSettings,
 }
 
 /// The three containers the product uses.
@@ -135,6 +139,21 @@ impl Env {
     }
 }
 
+impl Env {
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    fn flag(&self, name: &str, default: bool) -> Result<bool, SettingsError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(SettingsError::new(
+                name,
+                format!("`{other}` must be true or false"),
+            )),
+        }
+    }
+}
+
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -158,6 +177,7 @@ impl Settings {
             containers: containers(&env)?,
             render: render(&env)?,
             log: log(&env)?,
+            graph: graph::graph(&env)?,
         })
     }
 

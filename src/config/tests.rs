@@ -202,3 +202,116 @@ fn debug_output_hides_the_account_key() {
     let debug = format!("{s:?}");
     assert!(!debug.contains("c3VwZXJzZWNyZXQ"), "{debug}");
 }
+
+mod graph {
+    use super::*;
+    use crate::graph::MatchBy;
+    use crate::identity::Credentials;
+
+    const APP: [(&str, &str); 2] = [
+        ("PHOTOSYNC_TENANT_ID", "contoso.onmicrosoft.com"),
+        (
+            "PHOTOSYNC_CLIENT_ID",
+            "11111111-2222-3333-4444-555555555555",
+        ),
+    ];
+    const MSI: [(&str, &str); 2] = [
+        ("IDENTITY_ENDPOINT", "http://localhost:8081/msi/token"),
+        ("IDENTITY_HEADER", "platform-secret"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        APP.iter()
+            .chain(MSI.iter())
+            .chain(extra.iter())
+            .copied()
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_public_cloud_upn_matching_and_no_credentials() {
+        let g = settings(&[]).unwrap().graph;
+        assert!(g.credentials.is_none(), "no credentials: dry run");
+        assert_eq!(
+            g.authority_url.as_str(),
+            "https://login.microsoftonline.com/"
+        );
+        assert_eq!(g.graph_url.as_str(), "https://graph.microsoft.com/");
+        assert_eq!(g.match_by, MatchBy::UserPrincipalName);
+        assert_eq!(g.concurrency, 4);
+        assert!(!g.dry_run);
+    }
+
+    #[test]
+    fn certificate_beats_secret_beats_managed_identity() {
+        let g = settings(&with(&[
+            ("PHOTOSYNC_CLIENT_SECRET", "s3cret"),
+            ("PHOTOSYNC_CLIENT_CERTIFICATE_PATH", "/etc/app.pem"),
+        ]))
+        .unwrap()
+        .graph;
+        assert!(matches!(
+            g.credentials,
+            Some(Credentials::Certificate { .. })
+        ));
+        let g = settings(&with(&[("PHOTOSYNC_CLIENT_SECRET", "s3cret")]))
+            .unwrap()
+            .graph;
+        assert!(matches!(
+            g.credentials,
+            Some(Credentials::ClientSecret { .. })
+        ));
+        let g = settings(&with(&[])).unwrap().graph;
+        match g.credentials {
+            Some(Credentials::ManagedIdentity { client_id, .. }) => {
+                assert_eq!(
+                    client_id.as_deref(),
+                    Some(APP[1].1),
+                    "user-assigned identity"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_secret_needs_the_tenant() {
+        let e = error(&[
+            ("PHOTOSYNC_CLIENT_ID", "x"),
+            ("PHOTOSYNC_CLIENT_SECRET", "s3cret-value"),
+        ]);
+        assert_eq!(e.setting, "PHOTOSYNC_TENANT_ID");
+        assert!(!e.to_string().contains("s3cret-value"));
+    }
+
+    #[test]
+    fn graph_values_are_validated() {
+        let s = settings(&[
+            ("PHOTOSYNC_MATCH_BY", "employeeId"),
+            ("PHOTOSYNC_DRY_RUN", "yes"),
+            ("PHOTOSYNC_GRAPH_URL", "https://graph.microsoft.us"),
+            (
+                "PHOTOSYNC_AUTHORITY_URL",
+                "https://login.microsoftonline.us",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.graph.match_by, MatchBy::EmployeeId);
+        assert!(s.graph.dry_run);
+        assert_eq!(s.graph.graph_url.host_str(), Some("graph.microsoft.us"));
+        for (name, value) in [
+            ("PHOTOSYNC_MATCH_BY", "upn"),
+            ("PHOTOSYNC_DRY_RUN", "maybe"),
+            ("PHOTOSYNC_GRAPH_CONCURRENCY", "0"),
+            ("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "0"),
+            ("PHOTOSYNC_GRAPH_URL", "graph.microsoft.com"),
+            ("IDENTITY_ENDPOINT", "::"),
+        ] {
+            let mut vars = vec![(name, value)];
+            if name == "IDENTITY_ENDPOINT" {
+                vars.push(("IDENTITY_HEADER", "h"));
+            }
+            assert_eq!(error(&vars).setting, name);
+        }
+    }
+}

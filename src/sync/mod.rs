@@ -6,10 +6,13 @@
 
 pub mod photo_name;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
+use crate::graph::GraphClient;
 pub use photo_name::{NameError, PhotoName};
 
 /// A blob-trigger delivery: one photo was created or changed.
@@ -62,13 +65,24 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct Engine {
     /// Validated settings.
-    settings: std::sync::Arc<Settings>,
+    settings: Arc<Settings>,
+    /// The Microsoft 365 target; `None` without credentials (dry run).
+    graph: Option<Arc<GraphClient>>,
 }
 
 impl Engine {
-    /// An engine for these settings.
-    pub fn new(settings: std::sync::Arc<Settings>) -> Self {
-        Self { settings }
+    /// An engine for these settings and this Graph target.
+    pub fn new(settings: Arc<Settings>, graph: Option<Arc<GraphClient>>) -> Self {
+        Self { settings, graph }
+    }
+
+    /// How profile photos would be written, for log lines.
+    fn target(&self) -> &'static str {
+        match &self.graph {
+            None => "dry run (no Microsoft Graph credentials)",
+            Some(graph) if graph.is_dry_run() => "dry run (PHOTOSYNC_DRY_RUN)",
+            Some(_) => "Microsoft Graph",
+        }
     }
 
     /// A photo arrived.
@@ -104,10 +118,11 @@ impl Engine {
             .and_then(|b| image::guess_format(b).ok())
             .map_or_else(|| "unrecognised".to_owned(), |f| format!("{f:?}"));
         Outcome::default().log(format!(
-            "received photo {name} for key {:?}: {} bytes, format {format}, etag {}",
+            "received photo {name} for key {:?}: {} bytes, format {format}, etag {}; target: {}",
             name.key(),
             size.map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
             event.etag.as_deref().unwrap_or("unknown"),
+            self.target(),
         ))
     }
 

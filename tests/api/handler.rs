@@ -65,6 +65,13 @@ async fn becomes_ready_on_root_and_listens_on_loopback_only() {
     // proof that nothing listens on other addresses.
     let elsewhere = std::net::TcpStream::connect(("127.0.0.2", app.port));
     assert!(elsewhere.is_err(), "the handler must bind 127.0.0.1 only");
+    // Without Graph credentials it says once that it runs dry.
+    let dry: Vec<String> = app
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("runs dry"))
+        .collect();
+    assert_eq!(dry.len(), 1, "{dry:?}");
 }
 
 #[tokio::test]
@@ -88,6 +95,10 @@ async fn blob_invocation_with_a_tricky_name_is_answered_and_logged_with_its_invo
         "{logs:?}"
     );
     assert!(logs[0].contains("Jpeg"), "{logs:?}");
+    assert!(
+        logs[0].contains("target: dry run (no Microsoft Graph credentials)"),
+        "{logs:?}"
+    );
 
     let line = app
         .wait_for_log(|l| l.contains("received photo"))
@@ -247,5 +258,28 @@ fn a_bad_setting_stops_start_up_naming_the_setting_without_the_secret() {
     assert!(
         !stderr.contains(key) && !stdout.contains(key),
         "the key leaked: {stderr}"
+    );
+}
+
+#[test]
+fn an_unreadable_certificate_stops_start_up_with_a_clear_error() {
+    let (status, _, stderr) = run_binary(
+        &["serve"],
+        &[
+            ("PHOTOSYNC_TENANT_ID", "contoso.onmicrosoft.com"),
+            (
+                "PHOTOSYNC_CLIENT_ID",
+                "11111111-2222-3333-4444-555555555555",
+            ),
+            (
+                "PHOTOSYNC_CLIENT_CERTIFICATE_PATH",
+                "/nonexistent/photosync.pem",
+            ),
+        ],
+    );
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/photosync.pem"),
+        "{stderr}"
     );
 }

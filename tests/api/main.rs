@@ -1,6 +1,8 @@
 //! End-to-end tests of the real binary and the storage layer against real
 //! Azurite. One test binary; `./scripts/test.sh` starts Azurite first.
 
+mod fakes;
+mod graph;
 mod handler;
 mod helpers;
 mod package;

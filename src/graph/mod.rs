@@ -1,0 +1,285 @@
+//! The Microsoft Graph adapter: finds users and sets, reads and removes their
+//! profile photos, for the app identity configured in settings.
+//!
+//! Photo writes go to `/users/{id}/photo/$value`; Graph stores them in Exchange
+//! for mailbox users and in Entra ID for the rest.
+
+mod error;
+mod request;
+mod users;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use tokio::sync::{Mutex, OnceCell, Semaphore};
+use url::Url;
+
+pub use error::{GraphError, MAX_PHOTO_BYTES};
+pub use users::{MatchBy, User};
+
+use crate::identity::{Credentials, TokenProvider};
+use crate::resilience::RetryPolicy;
+use request::Call;
+use users::segment;
+
+/// Graph settings, as read by `config`.
+#[derive(Debug, Clone)]
+pub struct GraphSettings {
+    /// App identity; `None` means no credentials: the target runs dry.
+    pub credentials: Option<Credentials>,
+    /// Entra authority (`PHOTOSYNC_AUTHORITY_URL`), for national clouds and tests.
+    pub authority_url: Url,
+    /// Graph base (`PHOTOSYNC_GRAPH_URL`); also the token resource.
+    pub graph_url: Url,
+    /// Which attribute photo keys are matched with.
+    pub match_by: MatchBy,
+    /// Most photo requests in flight across the process (`PHOTOSYNC_GRAPH_CONCURRENCY`).
+    pub concurrency: usize,
+    /// Resolve users but never write (`PHOTOSYNC_DRY_RUN`).
+    pub dry_run: bool,
+    /// Timeout of one request (`PHOTOSYNC_GRAPH_TIMEOUT_SECS`).
+    pub timeout: Duration,
+    /// Retry bounds for throttling and outages.
+    pub retry: RetryPolicy,
+}
+
+/// What the client needs at call time.
+#[derive(Debug, Clone)]
+struct Options {
+    /// Graph base URL without trailing slash.
+    base_url: String,
+    /// Token resource (the Graph base URL).
+    resource: String,
+    /// Matching attribute.
+    match_by: MatchBy,
+    /// Never write.
+    dry_run: bool,
+    /// Per-request timeout.
+    timeout: Duration,
+    /// Retry bounds.
+    retry: RetryPolicy,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Graph accepted it.
+    Done,
+    /// Dry run: nothing was sent.
+    DryRun,
+}
+
+/// Metadata of a user's current photo.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PhotoInfo {
+    /// Size label, e.g. `648x648`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Width in pixels.
+    #[serde(default)]
+    pub width: u32,
+    /// Height in pixels.
+    #[serde(default)]
+    pub height: u32,
+    /// Changes whenever the photo changes; drift detection compares it.
+    #[serde(rename = "@odata.mediaEtag", default)]
+    pub media_etag: Option<String>,
+}
+
+/// The Graph client; share one per process (it holds the token cache, the
+/// user cache and the concurrency cap).
+pub struct GraphClient {
+    /// Call-time options.
+    options: Options,
+    /// HTTP client with pooled connections.
+    http: reqwest::Client,
+    /// Tokens for the Graph resource.
+    tokens: Arc<TokenProvider>,
+    /// Graph serves photo calls with at most 4 concurrent requests per app and mailbox.
+    photo_slots: Semaphore,
+    /// User lookups by key.
+    users: Mutex<HashMap<String, users::CachedLookup>>,
+    /// The tenant's photo update policy, checked once.
+    policy: OnceCell<Result<(), ()>>,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GraphClient({}, {:?})",
+            self.options.base_url, self.tokens
+        )
+    }
+}
+
+impl GraphClient {
+    /// A client for `settings`, or `None` when no credentials are configured.
+    pub fn from_settings(
+        settings: &GraphSettings,
+        http: reqwest::Client,
+    ) -> Result<Option<Self>, GraphError> {
+        let Some(credentials) = settings.credentials.clone() else {
+            return Ok(None);
+        };
+        let tokens = TokenProvider::new(
+            credentials,
+            settings.authority_url.clone(),
+            http.clone(),
+            settings.retry.clone(),
+        )?;
+        Ok(Some(Self::new(settings, http, Arc::new(tokens))))
+    }
+
+    /// A client using an existing token provider (shared with other adapters).
+    pub fn new(
+        settings: &GraphSettings,
+        http: reqwest::Client,
+        tokens: Arc<TokenProvider>,
+    ) -> Self {
+        let base_url = settings.graph_url.as_str().trim_end_matches('/').to_owned();
+        Self {
+            options: Options {
+                resource: base_url.clone(),
+                base_url,
+                match_by: settings.match_by,
+                dry_run: settings.dry_run,
+                timeout: settings.timeout,
+                retry: settings.retry.clone(),
+            },
+            http,
+            tokens,
+            photo_slots: Semaphore::new(settings.concurrency.max(1)),
+            users: Mutex::new(HashMap::new()),
+            policy: OnceCell::new(),
+        }
+    }
+
+    /// Whether writes are suppressed.
+    pub fn is_dry_run(&self) -> bool {
+        self.options.dry_run
+    }
+
+    /// Sets `user_id`'s profile photo to `jpeg`.
+    pub async fn set_photo(&self, user_id: &str, jpeg: Bytes) -> Result<Written, GraphError> {
+        if jpeg.len() > MAX_PHOTO_BYTES {
+            return Err(GraphError::PhotoTooLarge { bytes: jpeg.len() });
+        }
+        if self.options.dry_run {
+            return Ok(Written::DryRun);
+        }
+        self.check_policy().await?;
+        let reply = self
+            .call(Call {
+                method: Method::PUT,
+                path: format!("/v1.0/users/{}/photo/$value", segment(user_id)),
+                query: Vec::new(),
+                eventual: false,
+                body: Some((jpeg, "image/jpeg")),
+                permission: "ProfilePhoto.ReadWrite.All",
+                photo: true,
+            })
+            .await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Err(GraphError::UserNotFound {
+                attribute: "id",
+                key: user_id.to_owned(),
+            });
+        }
+        Ok(Written::Done)
+    }
+
+    /// The user's current photo metadata; `None` when there is no photo (404,
+    /// or the 1x1 placeholder some tenants answer with).
+    pub async fn photo_info(&self, user_id: &str) -> Result<Option<PhotoInfo>, GraphError> {
+        let reply = self
+            .call(Call {
+                method: Method::GET,
+                path: format!("/v1.0/users/{}/photo", segment(user_id)),
+                query: Vec::new(),
+                eventual: false,
+                body: None,
+                permission: "ProfilePhoto.ReadWrite.All",
+                photo: true,
+            })
+            .await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let info: PhotoInfo =
+            serde_json::from_slice(&reply.body).map_err(|e| GraphError::Unavailable {
+                detail: format!("unreadable photo metadata: {e}"),
+            })?;
+        Ok((info.width > 1 || info.height > 1).then_some(info))
+    }
+
+    /// Removes the user's photo; removing a missing photo is success.
+    pub async fn delete_photo(&self, user_id: &str) -> Result<Written, GraphError> {
+        if self.options.dry_run {
+            return Ok(Written::DryRun);
+        }
+        self.call(Call {
+            method: Method::DELETE,
+            path: format!("/v1.0/users/{}/photo/$value", segment(user_id)),
+            query: Vec::new(),
+            eventual: false,
+            body: None,
+            permission: "ProfilePhoto.ReadWrite.All",
+            photo: true,
+        })
+        .await?;
+        Ok(Written::Done)
+    }
+
+    /// Refuses every write, once the tenant policy says photos are managed
+    /// on-premises. The policy endpoint needs `PeopleSettings.Read.All`; without
+    /// it (403) or on any other failure the check is skipped, not fatal.
+    async fn check_policy(&self) -> Result<(), GraphError> {
+        let verdict = self
+            .policy
+            .get_or_init(|| async {
+                #[derive(Deserialize)]
+                struct Settings {
+                    source: Option<String>,
+                }
+                let reply = self
+                    .call(Call {
+                        method: Method::GET,
+                        path: "/beta/admin/people/photoUpdateSettings".to_owned(),
+                        query: Vec::new(),
+                        eventual: false,
+                        body: None,
+                        permission: "PeopleSettings.Read.All",
+                        photo: false,
+                    })
+                    .await;
+                let source = match reply {
+                    Ok(reply) if reply.status.is_success() => {
+                        serde_json::from_slice::<Settings>(&reply.body)
+                            .ok()
+                            .and_then(|s| s.source)
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::info!(
+                            code = e.code(),
+                            "photo update policy not readable; assuming cloud: {e}"
+                        );
+                        None
+                    }
+                };
+                if source.is_some_and(|s| s.eq_ignore_ascii_case("onPremises")) {
+                    tracing::error!("{}", GraphError::PhotoUpdatesDisabled);
+                    Err(())
+                } else {
+                    Ok(())
+                }
+            })
+            .await;
+        verdict.map_err(|()| GraphError::PhotoUpdatesDisabled)
+    }
+}

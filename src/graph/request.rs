@@ -1,0 +1,216 @@
+//! One Graph call with everything around it: token, concurrency slot,
+//! timeout, retries on throttling and outages, one log line per attempt, and
+//! classification of what came back.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::{GraphClient, GraphError};
+use crate::identity::IdentityError;
+use crate::resilience::{Next, retry_after};
+
+/// A request to make.
+pub(super) struct Call {
+    /// HTTP method.
+    pub method: Method,
+    /// Path below the Graph base, encoded, e.g. `/v1.0/users/a%40b.com`.
+    pub path: String,
+    /// Query parameters (`$filter`, `$select`, …).
+    pub query: Vec<(&'static str, String)>,
+    /// Sends `ConsistencyLevel: eventual` (advanced queries).
+    pub eventual: bool,
+    /// Body and its content type.
+    pub body: Option<(Bytes, &'static str)>,
+    /// The application permission this call needs, named in 403 messages.
+    pub permission: &'static str,
+    /// Photo calls share the per-app cap of concurrent requests.
+    pub photo: bool,
+}
+
+/// A successful (2xx) or 404 answer; callers decide what 404 means.
+pub(super) struct Reply {
+    /// The status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: Bytes,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Done(Reply),
+    Retry {
+        advice: Option<Duration>,
+        throttled: bool,
+        detail: String,
+    },
+    Fail(GraphError),
+}
+
+impl GraphClient {
+    pub(super) async fn call(&self, call: Call) -> Result<Reply, GraphError> {
+        let mut waited = Duration::ZERO;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.attempt(&call, attempt, &mut refreshed).await?;
+            let (advice, throttled, detail) = match outcome {
+                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry {
+                    advice,
+                    throttled,
+                    detail,
+                } => (advice, throttled, detail),
+            };
+            match self.options.retry.next(attempt, waited, advice) {
+                Next::RetryAfter(delay) => {
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                }
+                Next::GiveUp if throttled => {
+                    return Err(GraphError::Throttled {
+                        attempts: attempt,
+                        waited,
+                    });
+                }
+                Next::GiveUp => return Err(GraphError::Unavailable { detail }),
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        call: &Call,
+        attempt: u32,
+        refreshed: &mut bool,
+    ) -> Result<Attempt, GraphError> {
+        let token = self.tokens.token(&self.options.resource).await?;
+        let url = format!("{}{}", self.options.base_url, call.path);
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let mut request = self
+            .http
+            .request(call.method.clone(), &url)
+            .header("Authorization", token.bearer())
+            .header("client-request-id", &client_request_id)
+            .timeout(self.options.timeout);
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if call.eventual {
+            request = request.header("ConsistencyLevel", "eventual");
+        }
+        if let Some((body, content_type)) = &call.body {
+            request = request
+                .header("Content-Type", *content_type)
+                .body(body.clone());
+        }
+
+        let _slot = if call.photo {
+            Some(self.photo_slots.acquire().await.expect("never closed"))
+        } else {
+            None
+        };
+        let started = Instant::now();
+        let result = request.send().await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                let detail = format!("{} {}: {}", call.method, call.path, e.without_url());
+                tracing::warn!(method = %call.method, path = call.path, attempt, duration_ms,
+                    client_request_id, error = %detail, "graph call failed");
+                return Ok(Attempt::Retry {
+                    advice: None,
+                    throttled: false,
+                    detail,
+                });
+            }
+        };
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        tracing::info!(method = %call.method, path = call.path, status = status.as_u16(), attempt,
+            duration_ms, request_id, client_request_id, "graph call");
+        let advice = retry_after(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(Attempt::Done(Reply { status, body }));
+        }
+        let error: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+        let detail = format!("{}: {}", error.error.code, first_line(&error.error.message));
+        Ok(match status {
+            StatusCode::UNAUTHORIZED if !*refreshed => {
+                // The token expired or was revoked early: fetch a new one, once.
+                *refreshed = true;
+                self.tokens.invalidate(&self.options.resource, &token).await;
+                Attempt::Retry {
+                    advice: Some(Duration::ZERO),
+                    throttled: false,
+                    detail,
+                }
+            }
+            StatusCode::UNAUTHORIZED => {
+                Attempt::Fail(GraphError::Identity(IdentityError::InvalidCredentials {
+                    kind: self.tokens.credentials().kind(),
+                    detail: format!("Microsoft Graph refused a fresh token ({detail})"),
+                }))
+            }
+            StatusCode::FORBIDDEN => Attempt::Fail(GraphError::PermissionDenied {
+                permission: call.permission,
+                detail,
+            }),
+            StatusCode::PAYLOAD_TOO_LARGE => Attempt::Fail(GraphError::PhotoTooLarge {
+                bytes: call.body.as_ref().map_or(0, |(b, _)| b.len()),
+            }),
+            StatusCode::TOO_MANY_REQUESTS => Attempt::Retry {
+                advice,
+                throttled: true,
+                detail,
+            },
+            s if matches!(s.as_u16(), 500 | 502 | 503 | 504) => Attempt::Retry {
+                advice,
+                throttled: false,
+                detail: format!("HTTP {s} {detail}"),
+            },
+            s => Attempt::Fail(GraphError::Rejected {
+                status: s.as_u16(),
+                code: error.error.code,
+                message: first_line(&error.error.message),
+            }),
+        })
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}

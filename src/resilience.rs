@@ -1,0 +1,148 @@
+//! Retry timing shared by every HTTP adapter: honour the server's
+//! `Retry-After`, otherwise exponential backoff with full jitter, bounded in
+//! attempts and in total time.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// How persistent an adapter is with a struggling service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Longest total time spent waiting between attempts.
+    pub max_wait: Duration,
+    /// First backoff ceiling; doubles per attempt.
+    pub base_delay: Duration,
+    /// Largest single backoff ceiling.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            max_wait: Duration::from_secs(120),
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What to do after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Wait this long, then try again.
+    RetryAfter(Duration),
+    /// The bound is reached: report the failure.
+    GiveUp,
+}
+
+impl RetryPolicy {
+    /// Decides after failed attempt number `attempt` (1-based), having waited
+    /// `waited` so far, given the server's advice `retry_after`.
+    pub fn next(&self, attempt: u32, waited: Duration, retry_after: Option<Duration>) -> Next {
+        if attempt >= self.max_attempts {
+            return Next::GiveUp;
+        }
+        let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
+        if waited + delay > self.max_wait {
+            Next::GiveUp
+        } else {
+            Next::RetryAfter(delay)
+        }
+    }
+
+    /// Full jitter: uniform in `[0, min(max_delay, base · 2^(attempt-1))]`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(20);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1 << exponent)
+            .min(self.max_delay);
+        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(fastrand::u64(0..=millis))
+    }
+}
+
+/// Reads `Retry-After` as delta-seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_as_seconds_or_date() {
+        assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
+        let future = SystemTime::now() + Duration::from_secs(120);
+        let parsed = retry_after(&headers(&httpdate::fmt_http_date(future))).unwrap();
+        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
+        assert_eq!(retry_after(&headers(&past)), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn server_advice_wins_within_the_bounds() {
+        let policy = RetryPolicy::default();
+        let seven = Some(Duration::from_secs(7));
+        assert_eq!(
+            policy.next(1, Duration::ZERO, seven),
+            Next::RetryAfter(Duration::from_secs(7))
+        );
+        assert_eq!(
+            policy.next(6, Duration::ZERO, seven),
+            Next::GiveUp,
+            "attempts bound"
+        );
+        assert_eq!(
+            policy.next(2, Duration::from_secs(115), seven),
+            Next::GiveUp,
+            "total wait bound"
+        );
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_a_doubling_ceiling() {
+        let policy = RetryPolicy::default();
+        for attempt in 1..=5 {
+            let ceiling = Duration::from_millis(500 * (1 << (attempt - 1)));
+            for _ in 0..50 {
+                match policy.next(attempt, Duration::ZERO, None) {
+                    Next::RetryAfter(d) => assert!(d <= ceiling, "{d:?} > {ceiling:?}"),
+                    Next::GiveUp => panic!("gave up early"),
+                }
+            }
+        }
+        let long = RetryPolicy {
+            max_attempts: 50,
+            ..policy
+        };
+        for _ in 0..50 {
+            let Next::RetryAfter(d) = long.next(30, Duration::ZERO, None) else {
+                panic!()
+            };
+            assert!(d <= Duration::from_secs(30));
+        }
+    }
+}
