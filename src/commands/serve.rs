@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::{FALLBACK_PORT, Settings};
 use crate::graph::GraphClient;
 use crate::handler;
+use crate::store::Stores;
 use crate::sync::Engine;
 
 /// Binds 127.0.0.1 (never other interfaces: only the host may call us) and
@@ -33,6 +34,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes = settings.max_body_bytes(),
         "listening on http://{address}"
     );
+    let stores = Stores::open(&settings.storage, &settings.containers)
+        .context("the storage settings are not usable")?;
     let graph = GraphClient::from_settings(&settings.graph, reqwest::Client::new())
         .context("the Microsoft Graph settings are not usable")?;
     match &graph {
@@ -50,7 +53,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         ),
     }
     let router = handler::router(
-        Engine::new(Arc::new(settings.clone()), graph.map(Arc::new)),
+        Engine::new(Arc::new(settings.clone()), stores, graph.map(Arc::new)),
         &settings.containers.photos,
         settings.max_body_bytes(),
     );

@@ -1,7 +1,27 @@
 //! The photo pipeline: bytes in, square JPEG thumbnails out. Pure CPU work, no I/O;
 //! callers run it inside `tokio::task::spawn_blocking`.
 //!
-//! (Skeleton: the pipeline issue fills this in.)
+//! [`render`] checks the byte count, recognises the format by its magic
+//! number, reads the header and checks width, height and area before any
+//! pixel is decoded, then decodes once (JPEG: only the kept square, at
+//! reduced DCT scale), resizes to the master and cascades the smaller sizes,
+//! and encodes each as a metadata-free baseline JPEG.
+//!
+//! Colour: pixels are treated as sRGB. Embedded ICC profiles are ignored and
+//! never copied to the output, which carries no metadata at all (no EXIF,
+//! GPS, XMP, ICC or comments), only the JFIF header.
+
+mod decode;
+mod error;
+mod geometry;
+mod jpeg_header;
+mod probe;
+mod resize;
+mod turbo;
+
+pub use error::PipelineError;
+pub use geometry::{SHRINK_MARGIN, TOP_BIAS};
+pub use probe::Format;
 
 /// How the square is cut out of a non-square photo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -9,7 +29,8 @@ pub enum CropMode {
     /// Centre crop on both axes.
     Center,
     /// Centre crop for landscape; for portrait keep the square near the top,
-    /// where heads are.
+    /// where heads are: it starts [`TOP_BIAS`] (15%) of the excess height
+    /// down from the top.
     #[default]
     Top,
 }
@@ -36,6 +57,9 @@ pub struct RenderOptions {
 /// The sizes Microsoft 365 serves profile photos at.
 pub const DEFAULT_SIZES: [u32; 9] = [48, 64, 96, 120, 240, 360, 432, 504, 648];
 
+/// Microsoft Graph refuses profile photos over 4 MB.
+pub const MAX_MASTER_BYTES: usize = 4 * 1024 * 1024;
+
 impl Default for RenderOptions {
     fn default() -> Self {
         Self {
@@ -47,5 +71,167 @@ impl Default for RenderOptions {
             max_pixels: 100_000_000,
             background: [255, 255, 255],
         }
+    }
+}
+
+/// One square JPEG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// Edge length in pixels.
+    pub size: u32,
+    /// The JPEG file.
+    pub jpeg: Vec<u8>,
+    /// The quality it was encoded at (lower than asked only for an
+    /// oversized master).
+    pub quality: u8,
+}
+
+/// Everything rendered from one photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendition {
+    /// Every size, ascending; the last is the master.
+    pub thumbnails: Vec<Thumbnail>,
+    /// The recognised input format.
+    pub format: Format,
+    /// Width of the photo as displayed (after EXIF orientation).
+    pub width: u32,
+    /// Height of the photo as displayed.
+    pub height: u32,
+}
+
+impl Rendition {
+    /// The largest thumbnail, uploaded to Microsoft Graph (at most 4 MB).
+    pub fn master(&self) -> &Thumbnail {
+        self.thumbnails
+            .last()
+            .expect("a rendition always has a master")
+    }
+}
+
+/// Renders every configured size of one photo.
+pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
+    check_byte_size(bytes.len() as u64, options)?;
+    let format = probe::sniff(bytes)?;
+    let header = probe::read_header(bytes, format)?;
+    let area = u64::from(header.width) * u64::from(header.height);
+    if area > options.max_pixels {
+        return Err(PipelineError::too_large(format!(
+            "the image is {}x{} ({area} pixels); the limit is {} pixels",
+            header.width, header.height, options.max_pixels
+        )));
+    }
+    let (width, height) = geometry::displayed_size(header.width, header.height, header.orientation);
+    let square = geometry::square_crop(
+        header.width,
+        header.height,
+        header.orientation,
+        options.crop,
+    );
+    if square.side < options.min_size.max(1) {
+        return Err(PipelineError::ImageTooSmall {
+            width,
+            height,
+            min_size: options.min_size,
+        });
+    }
+    let sizes = output_sizes(&options.sizes, square.side);
+    let master_side = *sizes.last().expect("output_sizes is never empty");
+
+    let pixels = decode::decode(bytes, &header, square, master_side, options)?;
+    let mut resizer = fast_image_resize::Resizer::new();
+    let master = resize::crop_resize(&mut resizer, &pixels, master_side)?;
+    drop(pixels);
+    let master = resize::orient(master, header.orientation);
+    let squares = resize::cascade(&mut resizer, master, &sizes)?;
+
+    let mut thumbnails = Vec::with_capacity(squares.len());
+    for square in &squares {
+        let limit = (square.side == master_side).then_some(MAX_MASTER_BYTES);
+        thumbnails.push(encode(square, options.jpeg_quality, limit)?);
+    }
+    Ok(Rendition {
+        thumbnails,
+        format,
+        width,
+        height,
+    })
+}
+
+/// Refuses inputs over `max_bytes` (`image-too-large`); lets callers check a
+/// file's length before reading it.
+pub fn check_byte_size(len: u64, options: &RenderOptions) -> Result<(), PipelineError> {
+    if len > options.max_bytes {
+        return Err(PipelineError::too_large(format!(
+            "the file is {len} bytes; the limit is {} bytes",
+            options.max_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// The configured sizes that fit in a square of `side`, ascending and
+/// unique; when the largest does not fit, `side` itself becomes the master
+/// (never upscale).
+fn output_sizes(configured: &[u32], side: u32) -> Vec<u32> {
+    let mut sizes: Vec<u32> = configured
+        .iter()
+        .copied()
+        .filter(|&s| s > 0 && s <= side)
+        .collect();
+    if configured.iter().any(|&s| s > side) || sizes.is_empty() {
+        sizes.push(side);
+    }
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
+/// Encodes a square, stepping quality down while it exceeds `limit`.
+fn encode(
+    square: &resize::SquareImage,
+    quality: u8,
+    limit: Option<usize>,
+) -> Result<Thumbnail, PipelineError> {
+    let mut quality = quality.clamp(1, 100);
+    loop {
+        let jpeg = turbo::encode_rgb(&square.rgb, square.side, square.side, quality)?;
+        match limit {
+            Some(max) if jpeg.len() > max => {
+                if quality <= 10 {
+                    return Err(PipelineError::too_large(format!(
+                        "even at quality {quality} the {0}x{0} master is {1} bytes, over Microsoft Graph's 4 MB limit; use smaller sizes",
+                        square.side,
+                        jpeg.len()
+                    )));
+                }
+                quality = quality.saturating_sub(10).max(10);
+            }
+            _ => {
+                return Ok(Thumbnail {
+                    size: square.side,
+                    jpeg,
+                    quality,
+                });
+            }
+        }
+    }
+}
+
+/// Decodes a JPEG at 1/8 scale and discards it: the cost floor every JPEG
+/// pipeline pays (entropy decoding). Returns the decoded size. For benchmarks.
+pub fn jpeg_decode_floor(bytes: &[u8]) -> Result<(u32, u32), PipelineError> {
+    turbo::decode_floor(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_sizes;
+
+    #[test]
+    fn sizes_never_upscale() {
+        assert_eq!(output_sizes(&[48, 96, 648], 500), vec![48, 96, 500]);
+        assert_eq!(output_sizes(&[648, 48, 96, 96], 1000), vec![48, 96, 648]);
+        assert_eq!(output_sizes(&[48, 96, 500], 500), vec![48, 96, 500]);
+        assert_eq!(output_sizes(&[], 300), vec![300]);
     }
 }

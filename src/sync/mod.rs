@@ -4,6 +4,9 @@
 //! answers with the [`Outcome`]; it never talks to storage or Microsoft 365
 //! itself. Until the sync flow lands, the engine validates and logs.
 
+mod flow;
+pub mod ledger;
+pub mod mapping;
 pub mod photo_name;
 
 use std::sync::Arc;
@@ -13,6 +16,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
 use crate::graph::GraphClient;
+use crate::store::Stores;
+pub use flow::{Flow, PhotoJob, PhotoOutcome, sha256_hex};
+use ledger::Ledger;
 pub use photo_name::{NameError, PhotoName};
 
 /// A blob-trigger delivery: one photo was created or changed.
@@ -66,23 +72,21 @@ impl Outcome {
 pub struct Engine {
     /// Validated settings.
     settings: Arc<Settings>,
-    /// The Microsoft 365 target; `None` without credentials (dry run).
-    graph: Option<Arc<GraphClient>>,
+    /// The per-photo flow.
+    flow: Flow,
 }
 
 impl Engine {
-    /// An engine for these settings and this Graph target.
-    pub fn new(settings: Arc<Settings>, graph: Option<Arc<GraphClient>>) -> Self {
-        Self { settings, graph }
-    }
-
-    /// How profile photos would be written, for log lines.
-    fn target(&self) -> &'static str {
-        match &self.graph {
-            None => "dry run (no Microsoft Graph credentials)",
-            Some(graph) if graph.is_dry_run() => "dry run (PHOTOSYNC_DRY_RUN)",
-            Some(_) => "Microsoft Graph",
-        }
+    /// An engine over these containers and this Graph target (`None`: dry run).
+    pub fn new(settings: Arc<Settings>, stores: Stores, graph: Option<Arc<GraphClient>>) -> Self {
+        let flow = Flow {
+            settings: Arc::clone(&settings),
+            ledger: Ledger::new(stores.state.clone()),
+            stores,
+            graph,
+            mappings: Arc::default(),
+        };
+        Self { settings, flow }
     }
 
     /// A photo arrived.
@@ -98,32 +102,25 @@ impl Engine {
                 };
             }
         };
-        let size = event
-            .bytes
-            .as_ref()
-            .map(|b| b.len() as u64)
-            .or(event.length);
-        let limit = self.settings.render.max_bytes;
-        if size.is_some_and(|s| s > limit) {
-            let line = format!(
-                "refused photo {name}: image-too-large ({} bytes; PHOTOSYNC_MAX_BYTES is {limit})",
-                size.unwrap_or_default()
-            );
-            tracing::warn!(code = "image-too-large", "{line}");
-            return Outcome::default().log(line);
+        let outcome = self
+            .flow
+            .sync_photo(PhotoJob {
+                name,
+                bytes: event.bytes,
+                etag: event.etag,
+                length: event.length,
+                last_modified: event.last_modified,
+            })
+            .await;
+        Outcome {
+            transient_failure: outcome.transient.then(|| {
+                outcome
+                    .problem
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.code.clone())
+            }),
+            logs: vec![outcome.summary],
         }
-        let format = event
-            .bytes
-            .as_deref()
-            .and_then(|b| image::guess_format(b).ok())
-            .map_or_else(|| "unrecognised".to_owned(), |f| format!("{f:?}"));
-        Outcome::default().log(format!(
-            "received photo {name} for key {:?}: {} bytes, format {format}, etag {}; target: {}",
-            name.key(),
-            size.map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
-            event.etag.as_deref().unwrap_or("unknown"),
-            self.target(),
-        ))
     }
 
     /// The timer fired.

@@ -522,3 +522,21 @@ async fn no_secret_or_token_appears_in_any_log_line() {
     }
     let _ = CLIENT_ID;
 }
+
+#[tokio::test(start_paused = true)]
+async fn tokens_are_renewed_before_they_expire_not_after_a_failure() {
+    let fake = fake_with_alice().await;
+    let client = client_with(
+        fake.secret_env(),
+        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400")],
+    );
+    client.set_photo("id-alice", photo()).await.unwrap();
+    // The fake's tokens live 3599 s; 3400 s later one is within the renewal margin.
+    tokio::time::advance(Duration::from_secs(3400)).await;
+    client.set_photo("id-alice", photo()).await.unwrap();
+    assert_eq!(fake.grants().len(), 2, "renewed ahead of expiry");
+    assert!(
+        fake.requests().iter().all(|r| r.status != 401),
+        "no call was refused"
+    );
+}

@@ -16,8 +16,10 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_photosync");
 /// How long a test waits for something the binary should do at once.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A running handler process; killed on drop.
+/// A running handler process with its own containers in Azurite; killed on drop.
 pub struct TestApp {
+    /// This app's photos, thumbnails and state containers.
+    pub stores: photosync::store::Stores,
     /// `http://127.0.0.1:{port}`.
     pub address: String,
     /// The port the "host" gave it.
@@ -65,24 +67,31 @@ fn host_environment(port: u16, app_root: &Path, extra: &[(&str, &str)]) -> HashM
 }
 
 /// Starts `photosync serve` as the host would (its port in the environment,
-/// the app root as working directory) and waits until it says it listens.
+/// the app root as working directory) over fresh Azurite containers, and
+/// waits until it says it listens.
 pub async fn spawn_app(extra_env: &[(&str, &str)]) -> TestApp {
     spawn_app_from(Path::new(BINARY), std::env::temp_dir().as_path(), extra_env).await
 }
 
 /// Like [`spawn_app`] with a given executable and app root (a packaged app).
 pub async fn spawn_app_from(binary: &Path, app_root: &Path, extra_env: &[(&str, &str)]) -> TestApp {
+    let (containers, stores) = fresh_containers().await;
     let port = free_port();
+    let mut env = host_environment(port, app_root, &[]);
+    env.extend(containers);
+    for (k, v) in extra_env {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
     let child = Command::new(binary)
         .arg("serve")
         .current_dir(app_root)
         .env_clear()
-        .envs(host_environment(port, app_root, extra_env))
+        .envs(env)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("cannot start photosync");
-    let mut app = TestApp::attach(child, port);
+    let mut app = TestApp::attach(child, port, stores);
     app.wait_for_log(|line| line.contains("listening on"))
         .unwrap_or_else(|| {
             panic!(
@@ -94,7 +103,7 @@ pub async fn spawn_app_from(binary: &Path, app_root: &Path, extra_env: &[(&str, 
 }
 
 impl TestApp {
-    fn attach(mut child: Child, port: u16) -> Self {
+    fn attach(mut child: Child, port: u16, stores: photosync::store::Stores) -> Self {
         let stderr = child.stderr.take().expect("stderr is piped");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, new_line) = mpsc::channel();
@@ -106,6 +115,7 @@ impl TestApp {
             }
         });
         Self {
+            stores,
             address: format!("http://127.0.0.1:{port}"),
             port,
             client: reqwest::Client::new(),
@@ -240,4 +250,32 @@ pub fn capture_logs() -> LogBuffer {
         buffer
     })
     .clone()
+}
+
+/// Three new, empty containers in Azurite, as settings and as stores.
+pub async fn fresh_containers() -> (HashMap<String, String>, photosync::store::Stores) {
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", 10000)).is_ok(),
+        "Azurite is not listening on 127.0.0.1:10000: run the tests with ./scripts/test.sh"
+    );
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let prefix = format!("t{}-{n}", std::process::id());
+    let env: HashMap<String, String> = [
+        ("PHOTOSYNC_STORAGE", "UseDevelopmentStorage=true".to_owned()),
+        ("PHOTOSYNC_PHOTOS_CONTAINER", format!("{prefix}-photos")),
+        ("PHOTOSYNC_THUMBNAILS_CONTAINER", format!("{prefix}-thumbs")),
+        ("PHOTOSYNC_STATE_CONTAINER", format!("{prefix}-state")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = photosync::config::Settings::from_vars(env.clone()).unwrap();
+    let stores = photosync::store::Stores::open(&settings.storage, &settings.containers).unwrap();
+    stores
+        .ensure_containers()
+        .await
+        .expect("create containers in Azurite");
+    (env, stores)
 }

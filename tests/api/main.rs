@@ -7,3 +7,4 @@ mod handler;
 mod helpers;
 mod package;
 mod store;
+mod sync;

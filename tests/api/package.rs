@@ -115,3 +115,27 @@ fn the_committed_function_folders_are_the_ones_packaged() {
         );
     }
 }
+
+#[test]
+fn the_example_local_settings_load_as_they_are() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = read_json(&root.join("local.settings.example.json"));
+    let values = example["Values"].as_object().expect("Values");
+    assert_eq!(values["FUNCTIONS_WORKER_RUNTIME"], "custom");
+    let vars = values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("string values").to_owned()));
+    let settings = photosync::config::Settings::from_vars(vars).expect("the example is valid");
+    assert!(
+        settings.graph.dry_run,
+        "the example never writes photos by accident"
+    );
+    // Every setting the function definitions expand must be listed.
+    for name in [
+        "PHOTOSYNC_PHOTOS_CONTAINER",
+        "PHOTOSYNC_RECONCILE_SCHEDULE",
+        "PHOTOSYNC_STORAGE",
+    ] {
+        assert!(values.contains_key(name), "{name} missing from the example");
+    }
+}

@@ -1,0 +1,142 @@
+//! Turns the bytes into RGB pixels covering the square to keep.
+//!
+//! JPEG goes through libjpeg-turbo, decoding only the kept square at the
+//! smallest 1/8-step scale that still leaves a quality margin. Everything
+//! else goes through the `image` crate with allocation limits, and
+//! transparency is flattened onto the background colour.
+
+use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use image::{DynamicImage, ImageError, ImageReader, Limits};
+
+use super::error::PipelineError;
+use super::geometry::{self, Square};
+use super::probe::Header;
+use super::{RenderOptions, turbo};
+
+/// Decoded pixels plus where, inside them, the square lies.
+#[derive(Debug)]
+pub struct Pixels {
+    /// Packed RGB8, `width * height * 3` bytes, stored orientation.
+    pub rgb: Vec<u8>,
+    /// Buffer width.
+    pub width: u32,
+    /// Buffer height.
+    pub height: u32,
+    /// Left edge of the square in buffer pixels (fractional after scaling).
+    pub left: f64,
+    /// Top edge of the square in buffer pixels.
+    pub top: f64,
+    /// Edge of the square in buffer pixels.
+    pub side: f64,
+}
+
+/// Decodes the pixels of `square` (stored coordinates) from `bytes`.
+pub fn decode(
+    bytes: &[u8],
+    header: &Header,
+    square: Square,
+    largest_output: u32,
+    options: &RenderOptions,
+) -> Result<Pixels, PipelineError> {
+    match &header.jpeg {
+        Some(jpeg) => decode_jpeg(bytes, jpeg.adobe, header, square, largest_output, options),
+        None => decode_generic(bytes, header, square, options),
+    }
+}
+
+fn decode_jpeg(
+    bytes: &[u8],
+    adobe: bool,
+    header: &Header,
+    square: Square,
+    largest_output: u32,
+    options: &RenderOptions,
+) -> Result<Pixels, PipelineError> {
+    let eighths = geometry::jpeg_scale_eighths(square.side, largest_output);
+    let scale = f64::from(eighths) / 8.0;
+    let scaled = |v: u32| geometry::scaled(v, eighths) as u32;
+    let (x0, y0) = ((square.x * eighths) / 8, (square.y * eighths) / 8);
+    let x1 = scaled(square.x + square.side).min(scaled(header.width));
+    let y1 = scaled(square.y + square.side).min(scaled(header.height));
+    let region = (x0, y0, x1 - x0, y1 - y0);
+    let decoded = turbo::decode_region(bytes, eighths, region, adobe, options.max_pixels)?;
+    let left = f64::from(square.x) * scale - f64::from(decoded.origin.0);
+    let top = f64::from(square.y) * scale - f64::from(decoded.origin.1);
+    // Scaled dimensions are rounded up, so the square may overhang by a pixel.
+    let side = (f64::from(square.side) * scale)
+        .min(f64::from(decoded.width) - left)
+        .min(f64::from(decoded.height) - top);
+    Ok(Pixels {
+        rgb: decoded.rgb,
+        width: decoded.width,
+        height: decoded.height,
+        left,
+        top,
+        side,
+    })
+}
+
+fn decode_generic(
+    bytes: &[u8],
+    header: &Header,
+    square: Square,
+    options: &RenderOptions,
+) -> Result<Pixels, PipelineError> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), header.format.image_format());
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(header.width);
+    limits.max_image_height = Some(header.height);
+    // Room for the largest pixel type (16-bit RGBA) at the accepted area.
+    limits.max_alloc = Some(options.max_pixels.saturating_mul(8).max(1 << 20));
+    reader.limits(limits);
+    // Last line of defence: a panic inside a third-party decoder becomes an error.
+    let image = catch_unwind(AssertUnwindSafe(|| reader.decode()))
+        .map_err(|_| PipelineError::corrupt("the decoder failed on this image"))?
+        .map_err(image_error)?;
+    let (width, height) = (image.width(), image.height());
+    if (width, height) != (header.width, header.height) {
+        return Err(PipelineError::corrupt(
+            "the image size changed while decoding",
+        ));
+    }
+    let rgb = flatten(image, options.background);
+    Ok(Pixels {
+        rgb,
+        width,
+        height,
+        left: f64::from(square.x),
+        top: f64::from(square.y),
+        side: f64::from(square.side),
+    })
+}
+
+/// RGB8 pixels, transparent areas composited onto `background`.
+pub fn flatten(image: DynamicImage, background: [u8; 3]) -> Vec<u8> {
+    if !image.color().has_alpha() {
+        return image.into_rgb8().into_raw();
+    }
+    let rgba = image.into_rgba8();
+    let mut rgb = Vec::with_capacity(rgba.len() / 4 * 3);
+    for px in rgba.chunks_exact(4) {
+        let alpha = u32::from(px[3]);
+        for (c, bg) in px[..3].iter().zip(background) {
+            rgb.push(((u32::from(*c) * alpha + u32::from(bg) * (255 - alpha) + 127) / 255) as u8);
+        }
+    }
+    rgb
+}
+
+/// Maps an `image` crate error onto the pipeline's codes.
+pub fn image_error(error: ImageError) -> PipelineError {
+    match error {
+        ImageError::Limits(e) => {
+            PipelineError::too_large(format!("the image exceeds the decoder's limits: {e}"))
+        }
+        ImageError::Unsupported(e) => {
+            PipelineError::unsupported(format!("this image variant is not supported: {e}"))
+        }
+        other => PipelineError::corrupt(other),
+    }
+}

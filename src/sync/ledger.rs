@@ -1,0 +1,317 @@
+//! The ledger: one JSON record per photo in the state container, at
+//! `ledger/{photo name}.json`, saying what happened to it.
+//!
+//! Writes are conditional on the record's ETag, so two invocations racing on
+//! one photo cannot both win: the loser gets a conflict, re-reads and stops.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::PhotoName;
+use crate::store::{BlobProperties, Store, StoreError, WriteMode};
+
+/// Folder of the records inside the state container.
+pub const PREFIX: &str = "ledger/";
+/// Folder of the per-user entries: which photo is each user's current one.
+pub const USERS_PREFIX: &str = "users/";
+
+/// Which photo is a user's current one: the most recently modified wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEntry {
+    /// Blob name of the winning photo.
+    pub photo: String,
+    /// Its last write time.
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+impl UserEntry {
+    /// Whether this photo beats `other` (newer; on a tie, the larger name, so
+    /// every worker decides alike).
+    pub fn beats(&self, other: &UserEntry) -> bool {
+        (self.last_modified, &self.photo) > (other.last_modified, &other.photo)
+    }
+}
+
+/// Where a photo stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The profile photo is set from exactly these bytes.
+    Synced,
+    /// A person must act (the error says what); not retried until the photo changes.
+    Failed,
+    /// A transient failure; retried by the host and then by the timer.
+    Retrying,
+    /// Rendered and matched, but nothing was written to Microsoft 365.
+    DryRun,
+    /// Not a photo (the mapping file, `Thumbs.db`, …).
+    Ignored,
+}
+
+/// The user a photo was matched with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    /// Entra object id.
+    pub id: String,
+    /// Sign-in name; thumbnails are filed under it.
+    pub upn: String,
+    /// Disabled accounts are synced too, but reports show them.
+    pub account_enabled: bool,
+}
+
+/// Why a photo is not synced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Stable code (`user-not-found`, `corrupt-image`, …).
+    pub code: String,
+    /// One line for a person.
+    pub message: String,
+}
+
+/// One photo's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Blob name in the photos container.
+    pub photo: String,
+    /// The blob's ETag when it was processed.
+    pub etag: Option<String>,
+    /// SHA-256 of the bytes processed (hex); decides "unchanged".
+    pub sha256: String,
+    /// Size of those bytes.
+    pub size: u64,
+    /// The blob's last write time; the newest photo of a user wins.
+    pub last_modified: Option<DateTime<Utc>>,
+    /// The matching key used (file name or `mapping.csv` entry); a change re-syncs.
+    pub key: String,
+    /// The matched user, once known.
+    pub user: Option<UserRef>,
+    /// Where it stands.
+    pub status: Status,
+    /// What went wrong, for `failed` and `retrying`.
+    pub problem: Option<Problem>,
+    /// Anything else worth telling (e.g. "superseded by hr/alice.png").
+    pub detail: Option<String>,
+    /// Processing attempts for these bytes.
+    pub attempts: u32,
+    /// First time photosync saw this photo name.
+    pub first_seen: DateTime<Utc>,
+    /// Last change of this record.
+    pub updated: DateTime<Utc>,
+    /// When the profile photo was last set from it.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// While set and in the future, an invocation is working on these bytes;
+    /// others stop. A crashed worker's lease simply runs out.
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// A record with the ETag to update it against.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    /// The record.
+    pub record: Record,
+    /// Its blob's ETag in the state container.
+    pub etag: String,
+}
+
+/// Reads and writes records.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    /// The state container.
+    store: Store,
+}
+
+/// Another writer got there first.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("the ledger record of `{0}` changed meanwhile")]
+    Conflict(String),
+    #[error("the ledger record of `{photo}` is unreadable: {reason}")]
+    Corrupt { photo: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Ledger {
+    /// A ledger in `store` (the state container).
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    fn key(photo: &PhotoName) -> String {
+        format!("{PREFIX}{}.json", photo.as_str())
+    }
+
+    /// The record of `photo`, if any.
+    pub async fn get(&self, photo: &PhotoName) -> Result<Option<Versioned>, LedgerError> {
+        let blob = match self.store.get(&Self::key(photo)).await {
+            Ok(blob) => blob,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let record = serde_json::from_slice(&blob.bytes).map_err(|e| LedgerError::Corrupt {
+            photo: photo.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some(Versioned {
+            record,
+            etag: blob.info.etag.unwrap_or_default(),
+        }))
+    }
+
+    /// The entry of the user whose photos are filed under `folder`, with its ETag.
+    pub async fn user(&self, folder: &str) -> Result<Option<(UserEntry, String)>, LedgerError> {
+        let key = format!("{USERS_PREFIX}{folder}.json");
+        match self.store.get(&key).await {
+            Ok(blob) => {
+                let entry =
+                    serde_json::from_slice(&blob.bytes).map_err(|e| LedgerError::Corrupt {
+                        photo: key.clone(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(Some((entry, blob.info.etag.unwrap_or_default())))
+            }
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes a user entry conditionally, like [`Ledger::put`].
+    pub async fn put_user(
+        &self,
+        folder: &str,
+        entry: &UserEntry,
+        expected: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let key = format!("{USERS_PREFIX}{folder}.json");
+        self.write(
+            &key,
+            serde_json::to_vec_pretty(entry).expect("serialises"),
+            expected,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Writes `record`: creates it when `expected` is `None`, else replaces the
+    /// version with that ETag. Returns the new ETag.
+    pub async fn put(
+        &self,
+        record: &Record,
+        expected: Option<&str>,
+    ) -> Result<String, LedgerError> {
+        let photo = PhotoName::parse(&record.photo).map_err(|e| LedgerError::Corrupt {
+            photo: record.photo.clone(),
+            reason: e.to_string(),
+        })?;
+        let json = serde_json::to_vec_pretty(record).expect("records serialise");
+        self.write(&Self::key(&photo), json, expected).await
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        json: Vec<u8>,
+        expected: Option<&str>,
+    ) -> Result<String, LedgerError> {
+        let properties = BlobProperties {
+            content_type: Some("application/json".to_owned()),
+            ..BlobProperties::default()
+        };
+        let mode = match expected {
+            None => WriteMode::Create,
+            Some(etag) => WriteMode::IfMatch(etag.to_owned()),
+        };
+        match self
+            .store
+            .put(key, Bytes::from(json), &properties, mode)
+            .await
+        {
+            Ok(info) => Ok(info.etag.unwrap_or_default()),
+            Err(StoreError::AlreadyExists { .. } | StoreError::PreconditionFailed { .. }) => {
+                Err(LedgerError::Conflict(key.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(photo: &str) -> Record {
+        let now = Utc::now();
+        Record {
+            photo: photo.to_owned(),
+            etag: Some("\"0x1\"".into()),
+            sha256: "ab".repeat(32),
+            size: 10,
+            last_modified: Some(now),
+            key: "alice@contoso.com".into(),
+            user: None,
+            status: Status::Retrying,
+            problem: None,
+            detail: None,
+            attempts: 1,
+            first_seen: now,
+            updated: now,
+            synced_at: None,
+            lease_until: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_round_trip_and_racing_writers_conflict() {
+        let ledger = Ledger::new(Store::memory());
+        let name = PhotoName::parse("hr/alice@contoso.com.jpg").unwrap();
+        assert!(ledger.get(&name).await.unwrap().is_none());
+
+        let first = record(name.as_str());
+        let etag = ledger.put(&first, None).await.unwrap();
+        // A second creator loses.
+        assert!(matches!(
+            ledger.put(&first, None).await,
+            Err(LedgerError::Conflict(_))
+        ));
+        let read = ledger.get(&name).await.unwrap().unwrap();
+        assert_eq!(read.record, first);
+        assert_eq!(read.etag, etag);
+
+        let mut synced = first.clone();
+        synced.status = Status::Synced;
+        let newer = ledger.put(&synced, Some(&etag)).await.unwrap();
+        // A writer holding the old version loses.
+        assert!(matches!(
+            ledger.put(&first, Some(&etag)).await,
+            Err(LedgerError::Conflict(_))
+        ));
+        let read = ledger.get(&name).await.unwrap().unwrap();
+        assert_eq!(read.record.status, Status::Synced);
+        assert_eq!(read.etag, newer);
+    }
+
+    #[test]
+    fn statuses_are_written_as_the_documented_words() {
+        let words: Vec<String> = [
+            Status::Synced,
+            Status::Failed,
+            Status::Retrying,
+            Status::DryRun,
+            Status::Ignored,
+        ]
+        .iter()
+        .map(|s| serde_json::to_string(s).unwrap())
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "\"synced\"",
+                "\"failed\"",
+                "\"retrying\"",
+                "\"dry-run\"",
+                "\"ignored\""
+            ]
+        );
+    }
+}
