@@ -27,6 +27,9 @@ enum Command {
     Serve,
     /// Create the photos, thumbnails and state containers if they are missing.
     Init,
+    /// Run the Reconcile job once: sync what is new, changed or due, mark
+    /// deleted photos, write the report to the state container.
+    Reconcile,
     /// Lay out a deployable Functions app folder (host.json, function folders, binary).
     Package {
         /// Folder to write the app into.
@@ -98,6 +101,12 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => runtime()?.block_on(commands::serve::run(settings))?,
         Command::Init => runtime()?.block_on(commands::init::run(&settings))?,
+        Command::Reconcile => {
+            let summary = runtime()?.block_on(commands::reconcile::run(settings))?;
+            if summary.counts.iter().any(|(status, _)| status == "failed") {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Package {
             out,
             binary,

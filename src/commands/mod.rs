@@ -2,5 +2,6 @@
 
 pub mod init;
 pub mod package;
+pub mod reconcile;
 pub mod serve;
 pub mod thumbnail;

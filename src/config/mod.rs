@@ -8,6 +8,7 @@
 
 pub mod connection_string;
 mod graph;
+mod reconcile;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +18,7 @@ use url::Url;
 use crate::graph::GraphSettings;
 use crate::pipeline::{CropMode, RenderOptions};
 pub use connection_string::{BlobAuth, BlobConnection};
+pub use reconcile::ReconcileSettings;
 
 /// Where the handler listens when the host gives no port (local experiments only).
 pub const FALLBACK_PORT: u16 = 8080;
@@ -36,6 +38,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Microsoft Graph target and app identity.
     pub graph: GraphSettings,
+    /// The Reconcile run.
+    pub reconcile: ReconcileSettings,
 }
 
 /// The three containers the product uses.
@@ -178,6 +182,7 @@ impl Settings {
             render: render(&env)?,
             log: log(&env)?,
             graph: graph::graph(&env)?,
+            reconcile: reconcile::reconcile(&env)?,
         })
     }
 

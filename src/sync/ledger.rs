@@ -45,8 +45,11 @@ pub enum Status {
     Retrying,
     /// Rendered and matched, but nothing was written to Microsoft 365.
     DryRun,
-    /// Not a photo (the mapping file, `Thumbs.db`, …).
+    /// Not a photo (the mapping file, `Thumbs.db`, …), or superseded by a
+    /// newer photo of the same user.
     Ignored,
+    /// The blob is gone from the photos container.
+    Removed,
 }
 
 /// The user a photo was matched with.
@@ -103,6 +106,16 @@ pub struct Record {
     /// While set and in the future, an invocation is working on these bytes;
     /// others stop. A crashed worker's lease simply runs out.
     pub lease_until: Option<DateTime<Utc>>,
+    /// For `retrying`: not before this time (exponential backoff, capped).
+    #[serde(default)]
+    pub next_attempt: Option<DateTime<Utc>>,
+}
+
+/// Delay before retry number `attempts + 1`: 5 minutes doubling per attempt,
+/// capped at 6 hours, so a long outage costs few calls and nothing starves.
+pub fn retry_delay(attempts: u32) -> chrono::Duration {
+    let minutes = 5i64 << attempts.saturating_sub(1).min(7);
+    chrono::Duration::minutes(minutes.min(6 * 60))
 }
 
 /// A record with the ETag to update it against.
@@ -258,6 +271,7 @@ mod tests {
             updated: now,
             synced_at: None,
             lease_until: None,
+            next_attempt: None,
         }
     }
 
@@ -299,6 +313,7 @@ mod tests {
             Status::Retrying,
             Status::DryRun,
             Status::Ignored,
+            Status::Removed,
         ]
         .iter()
         .map(|s| serde_json::to_string(s).unwrap())
@@ -310,8 +325,15 @@ mod tests {
                 "\"failed\"",
                 "\"retrying\"",
                 "\"dry-run\"",
-                "\"ignored\""
+                "\"ignored\"",
+                "\"removed\""
             ]
         );
+    }
+
+    #[test]
+    fn retry_delays_grow_and_are_capped() {
+        let minutes: Vec<i64> = (1..=10).map(|a| retry_delay(a).num_minutes()).collect();
+        assert_eq!(minutes, [5, 10, 20, 40, 80, 160, 320, 360, 360, 360]);
     }
 }

@@ -8,6 +8,7 @@ mod flow;
 pub mod ledger;
 pub mod mapping;
 pub mod photo_name;
+pub mod reconcile;
 
 use std::sync::Arc;
 
@@ -85,6 +86,9 @@ impl Engine {
             stores,
             graph,
             mappings: Arc::default(),
+            render_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         };
         Self { settings, flow }
     }
@@ -123,15 +127,26 @@ impl Engine {
         }
     }
 
-    /// The timer fired.
+    /// The timer fired: reconcile, write the report, log the summary.
     pub async fn reconcile(&self, tick: TimerTick) -> Outcome {
-        let last = tick.last.map_or_else(
-            || "never (no schedule status)".to_owned(),
-            |t| t.to_rfc3339(),
-        );
-        Outcome::default().log(format!(
-            "reconcile tick: past due {}, previous run {last}, photos container `{}`",
-            tick.is_past_due, self.settings.containers.photos
-        ))
+        if tick.is_past_due {
+            tracing::info!("the timer is past due (the app was stopped or busy)");
+        }
+        match reconcile::run(&self.flow, &self.settings.reconcile, &|_| {}).await {
+            Ok(summary) => Outcome::default().log(summary.line()),
+            Err(e) => {
+                let line = format!("reconcile failed: {} ({e:#})", e.code());
+                tracing::error!(code = e.code(), "{line}");
+                Outcome {
+                    logs: vec![line],
+                    transient_failure: Some(e.code().to_owned()),
+                }
+            }
+        }
+    }
+
+    /// The per-photo flow (for commands that drive it directly).
+    pub fn flow(&self) -> &Flow {
+        &self.flow
     }
 }

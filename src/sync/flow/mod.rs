@@ -80,6 +80,8 @@ pub struct Flow {
     pub graph: Option<Arc<GraphClient>>,
     /// The container's `mapping.csv` files.
     pub mappings: Arc<MappingCache>,
+    /// One permit per core: rendering is CPU work, more at once only queues.
+    pub render_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Lowercase hex SHA-256.
@@ -136,6 +138,7 @@ impl Flow {
         if let Some(current) = &existing
             && let Some(skip) = skip_reason(&current.record, &sha256, &key)
         {
+            self.note_new_etag(current, job.etag.as_deref()).await;
             return PhotoOutcome {
                 status: None,
                 problem: None,
@@ -168,6 +171,19 @@ impl Flow {
 
         let result = self.render_and_sync(&job, bytes, &key, &mut record).await;
         self.finish(record, Some(claim), result, started).await
+    }
+
+    /// Same bytes under a new blob version (re-uploaded as is): remember the
+    /// ETag so the timer does not download the blob again next time.
+    async fn note_new_etag(&self, current: &Versioned, etag: Option<&str>) {
+        if etag.is_none() || current.record.etag.as_deref() == etag {
+            return;
+        }
+        let mut record = current.record.clone();
+        record.etag = etag.map(str::to_owned);
+        if let Err(e) = self.ledger.put(&record, Some(&current.etag)).await {
+            tracing::debug!(photo = %record.photo, "ETag not refreshed: {e}");
+        }
     }
 
     /// The photo's bytes, refusing oversized blobs before reading them.
@@ -227,6 +243,7 @@ impl Flow {
             updated: now,
             synced_at: previous.and_then(|r| r.synced_at),
             lease_until: None,
+            next_attempt: None,
         }
     }
 
@@ -286,6 +303,7 @@ impl Flow {
     /// Renders on the blocking pool: it is CPU work.
     async fn render(&self, name: &PhotoName, bytes: Bytes) -> Result<Rendition, Failure> {
         let options = self.settings.render.clone();
+        let _slot = self.render_slots.acquire().await.expect("never closed");
         let rendered = tokio::task::spawn_blocking(move || pipeline::render(&bytes, &options))
             .await
             .map_err(|e| Failure::new("internal-error", format!("rendering stopped: {e}"), true))?;
@@ -360,6 +378,8 @@ impl Flow {
         };
         record.problem = problem.clone();
         record.lease_until = None;
+        record.next_attempt = (record.status == Status::Retrying)
+            .then(|| Utc::now() + super::ledger::retry_delay(record.attempts));
         record.updated = Utc::now();
 
         let expected = match claim {
@@ -423,6 +443,7 @@ fn skip_reason(record: &Record, sha256: &str, key: &str) -> Option<String> {
 }
 
 fn transient_outcome(name: &PhotoName, error: impl std::fmt::Display) -> PhotoOutcome {
+    tracing::warn!(photo = %name, "ledger unavailable: {error:#}");
     PhotoOutcome {
         status: None,
         problem: Some(Problem {

@@ -1,0 +1,92 @@
+//! Settings of the Reconcile run (the timer and `photosync reconcile`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Env, SettingsError};
+
+/// The host's default `functionTimeout` on the Consumption plan.
+const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How a reconcile run behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// Stop taking new photos after this long (`PHOTOSYNC_RECONCILE_BUDGET_SECS`);
+    /// defaults to 80% of the host's `functionTimeout`, so the timer answers in time.
+    pub budget: Duration,
+    /// Photos worked on at once (`PHOTOSYNC_RECONCILE_CONCURRENCY`); rendering is
+    /// further bounded by the cores and Graph calls by the Graph cap.
+    pub concurrency: usize,
+    /// Remove the profile photo when its photo blob is deleted (`PHOTOSYNC_DELETE_REMOVED`).
+    pub delete_removed: bool,
+}
+
+pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
+    let app_root = env
+        .get("FUNCTIONS_APP_ROOT_PATH")
+        .map(Path::new)
+        .unwrap_or(Path::new("."));
+    let default_budget = function_timeout(&app_root.join("host.json"))
+        .unwrap_or(DEFAULT_FUNCTION_TIMEOUT)
+        .mul_f64(0.8);
+    let budget = match env.get("PHOTOSYNC_RECONCILE_BUDGET_SECS") {
+        None => default_budget,
+        Some(_) => Duration::from_secs(env.parse("PHOTOSYNC_RECONCILE_BUDGET_SECS", 0u64)?),
+    };
+    let concurrency: usize = env.parse("PHOTOSYNC_RECONCILE_CONCURRENCY", 8)?;
+    if !(1..=256).contains(&concurrency) {
+        return Err(SettingsError::new(
+            "PHOTOSYNC_RECONCILE_CONCURRENCY",
+            format!("`{concurrency}` must be between 1 and 256"),
+        ));
+    }
+    Ok(ReconcileSettings {
+        budget,
+        concurrency,
+        delete_removed: env.flag("PHOTOSYNC_DELETE_REMOVED", false)?,
+    })
+}
+
+/// `functionTimeout` from host.json (`hh:mm:ss`), when readable.
+fn function_timeout(host_json: &Path) -> Option<Duration> {
+    let text = std::fs::read_to_string(host_json).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    parse_timespan(json.get("functionTimeout")?.as_str()?)
+}
+
+/// `00:10:00` → 600 s (`d.hh:mm:ss` too).
+fn parse_timespan(text: &str) -> Option<Duration> {
+    let (days, clock) = match text.split_once('.') {
+        Some((d, rest)) if !d.contains(':') => (d.parse::<u64>().ok()?, rest),
+        _ => (0, text),
+    };
+    let parts: Vec<u64> = clock
+        .split(':')
+        .map(|p| p.split('.').next().unwrap_or(p).parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = parts[..] else { return None };
+    Some(Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timespans_as_host_json_writes_them() {
+        assert_eq!(parse_timespan("00:10:00"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_timespan("01:00:30"), Some(Duration::from_secs(3630)));
+        assert_eq!(
+            parse_timespan("1.00:00:00"),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(parse_timespan("-1"), None);
+    }
+
+    #[test]
+    fn the_committed_host_json_gives_an_eight_minute_budget() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let timeout = function_timeout(&root.join("host.json")).unwrap();
+        assert_eq!(timeout.mul_f64(0.8), Duration::from_secs(480));
+    }
+}

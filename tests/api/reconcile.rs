@@ -1,0 +1,345 @@
+//! The Reconcile timer against Azurite and the Graph fake: catch-up, no-op
+//! second runs, changes, retries when due, the time budget, the concurrency
+//! cap, removals and the report.
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use photosync::store::{BlobProperties, WriteMode};
+use photosync::sync::PhotoName;
+use photosync::sync::ledger::{Ledger, Status};
+use serde_json::{Value, json};
+
+use crate::fakes::graph::{FakeGraph, FakeUser, Fault, Route};
+use crate::helpers::{TestApp, jpeg, spawn_app};
+
+fn tick() -> String {
+    json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}},
+           "Metadata": {"sys": {"MethodName": "Reconcile"}}})
+    .to_string()
+}
+
+async fn reconcile(app: &TestApp) -> String {
+    let response = app.invoke("Reconcile", "inv-timer", tick()).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    answer["Logs"][0].as_str().unwrap().to_owned()
+}
+
+async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
+    let fake = FakeGraph::start().await;
+    for i in 0..users {
+        fake.add_user(FakeUser::new(
+            &format!("id-{i}"),
+            &format!("user{i}@contoso.com"),
+        ));
+    }
+    let env = fake.secret_env();
+    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    vars.extend_from_slice(extra);
+    (spawn_app(&vars).await, fake)
+}
+
+async fn upload(app: &TestApp, name: &str, bytes: Vec<u8>) {
+    app.stores
+        .photos
+        .put(
+            name,
+            Bytes::from(bytes),
+            &BlobProperties::default(),
+            WriteMode::Overwrite,
+        )
+        .await
+        .unwrap();
+}
+
+async fn status_of(app: &TestApp, name: &str) -> Status {
+    Ledger::new(app.stores.state.clone())
+        .get(&PhotoName::parse(name).unwrap())
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no record for {name}"))
+        .record
+        .status
+}
+
+fn puts(fake: &FakeGraph) -> usize {
+    fake.requests_to("PUT", "/photo/$value").len()
+}
+
+#[tokio::test]
+async fn photos_without_a_trigger_are_caught_up_and_a_second_run_calls_nobody() {
+    let (app, fake) = start(3, &[]).await;
+    for i in 0..3 {
+        upload(&app, &format!("user{i}@contoso.com.jpg"), jpeg(300, 300)).await;
+    }
+    upload(&app, "notes.txt", b"hello".to_vec()).await;
+    let line = reconcile(&app).await;
+    assert!(
+        line.starts_with("reconcile: 4 photos examined, 4 worked on, 0 left"),
+        "{line}"
+    );
+    assert!(
+        line.contains("3 synced") && line.contains("1 ignored"),
+        "{line}"
+    );
+    assert_eq!(puts(&fake), 3);
+
+    let calls = fake.requests().len();
+    let line = reconcile(&app).await;
+    assert!(line.contains("0 worked on"), "{line}");
+    assert_eq!(fake.requests().len(), calls, "no Graph call at all");
+}
+
+#[tokio::test]
+async fn a_changed_photo_is_synced_again() {
+    let (app, fake) = start(1, &[]).await;
+    upload(&app, "user0@contoso.com.jpg", jpeg(300, 300)).await;
+    reconcile(&app).await;
+    upload(&app, "user0@contoso.com.jpg", jpeg(400, 300)).await;
+    let line = reconcile(&app).await;
+    assert!(line.contains("1 worked on"), "{line}");
+    assert_eq!(puts(&fake), 2);
+}
+
+#[tokio::test]
+async fn a_retrying_photo_is_retried_only_when_due() {
+    let (app, fake) = start(1, &[("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "1")]).await;
+    fake.inject(Route::Photo, Fault::Unavailable, 1);
+    upload(&app, "user0@contoso.com.jpg", jpeg(300, 300)).await;
+    reconcile(&app).await;
+    assert_eq!(
+        status_of(&app, "user0@contoso.com.jpg").await,
+        Status::Retrying
+    );
+    assert_eq!(puts(&fake), 1);
+
+    // Not due yet: the backoff starts at five minutes.
+    let line = reconcile(&app).await;
+    assert!(line.contains("0 worked on"), "{line}");
+    assert_eq!(puts(&fake), 1);
+
+    // Make it due, as time passing would.
+    let ledger = Ledger::new(app.stores.state.clone());
+    let name = PhotoName::parse("user0@contoso.com.jpg").unwrap();
+    let mut current = ledger.get(&name).await.unwrap().unwrap();
+    let due = current
+        .record
+        .next_attempt
+        .expect("a retry time is recorded");
+    assert!(due > chrono::Utc::now() + chrono::Duration::minutes(4));
+    current.record.next_attempt = Some(chrono::Utc::now() - chrono::Duration::seconds(1));
+    ledger
+        .put(&current.record, Some(&current.etag))
+        .await
+        .unwrap();
+
+    reconcile(&app).await;
+    assert_eq!(puts(&fake), 2);
+    assert_eq!(
+        status_of(&app, "user0@contoso.com.jpg").await,
+        Status::Synced
+    );
+}
+
+#[tokio::test]
+async fn the_time_budget_stops_early_and_the_next_run_completes_the_rest() {
+    let (app, fake) = start(
+        6,
+        &[
+            ("PHOTOSYNC_RECONCILE_BUDGET_SECS", "1"),
+            ("PHOTOSYNC_RECONCILE_CONCURRENCY", "1"),
+        ],
+    )
+    .await;
+    fake.set_photo_delay(std::time::Duration::from_millis(400));
+    for i in 0..6 {
+        upload(&app, &format!("user{i}@contoso.com.jpg"), jpeg(200, 200)).await;
+    }
+    let line = reconcile(&app).await;
+    assert!(
+        !line.contains(" 0 left"),
+        "the budget must stop the run: {line}"
+    );
+    let first = puts(&fake);
+    assert!((1..6).contains(&first), "{line}");
+
+    // The next tick (no budget pressure) finishes, each photo uploaded once.
+    let mut line = String::new();
+    for _ in 0..6 {
+        line = reconcile(&app).await;
+        if puts(&fake) == 6 {
+            break;
+        }
+    }
+    assert_eq!(puts(&fake), 6, "{line}");
+    for i in 0..6 {
+        assert_eq!(
+            status_of(&app, &format!("user{i}@contoso.com.jpg")).await,
+            Status::Synced
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_photos_never_exceed_the_graph_cap() {
+    let (app, fake) = start(
+        1000,
+        &[
+            ("PHOTOSYNC_SIZES", "96"),
+            ("PHOTOSYNC_RECONCILE_CONCURRENCY", "32"),
+        ],
+    )
+    .await;
+    // Slow enough that uploads overlap and the cap matters.
+    fake.set_photo_delay(std::time::Duration::from_millis(20));
+    let photo = jpeg(100, 100);
+    let uploads = (0..1000).map(|i| {
+        let app = &app;
+        let photo = photo.clone();
+        async move { upload(app, &format!("user{i}@contoso.com.jpg"), photo).await }
+    });
+    futures::stream::iter(uploads)
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    let mut line = reconcile(&app).await;
+    // A storage hiccup leaves a photo for the next tick; it must be the exception.
+    for _ in 0..2 {
+        if line.contains("1000 synced") {
+            break;
+        }
+        let problems: Vec<String> = app
+            .logs()
+            .into_iter()
+            .filter(|l| l.contains("\"WARN\"") || l.contains("\"ERROR\""))
+            .collect();
+        eprintln!("not all synced in one run: {line}\n{problems:#?}");
+        line = reconcile(&app).await;
+    }
+    assert!(line.contains("1000 synced"), "{line}");
+    assert_eq!(puts(&fake), 1000);
+    let cap = fake.max_in_flight();
+    assert!(cap <= 4, "{cap} photo requests were in flight at once");
+    assert_eq!(cap, 4, "the cap is used");
+}
+
+#[tokio::test]
+async fn a_deleted_photo_is_marked_removed_and_optionally_unset() {
+    let (app, fake) = start(2, &[("PHOTOSYNC_DELETE_REMOVED", "true")]).await;
+    upload(&app, "user0@contoso.com.jpg", jpeg(300, 300)).await;
+    upload(&app, "user1@contoso.com.jpg", jpeg(300, 300)).await;
+    reconcile(&app).await;
+    assert!(fake.photo("id-0").is_some());
+    app.stores
+        .photos
+        .delete("user0@contoso.com.jpg")
+        .await
+        .unwrap();
+    let line = reconcile(&app).await;
+    assert!(line.contains("1 removed"), "{line}");
+    assert_eq!(
+        status_of(&app, "user0@contoso.com.jpg").await,
+        Status::Removed
+    );
+    assert!(
+        fake.photo("id-0").is_none(),
+        "the profile photo was removed"
+    );
+    assert!(fake.photo("id-1").is_some());
+}
+
+#[tokio::test]
+async fn a_deleted_photo_keeps_the_profile_photo_by_default() {
+    let (app, fake) = start(1, &[]).await;
+    upload(&app, "user0@contoso.com.jpg", jpeg(300, 300)).await;
+    reconcile(&app).await;
+    app.stores
+        .photos
+        .delete("user0@contoso.com.jpg")
+        .await
+        .unwrap();
+    reconcile(&app).await;
+    assert_eq!(
+        status_of(&app, "user0@contoso.com.jpg").await,
+        Status::Removed
+    );
+    assert!(fake.photo("id-0").is_some());
+    assert!(fake.requests_to("DELETE", "/photo").is_empty());
+}
+
+#[tokio::test]
+async fn the_reports_parse_and_agree_with_the_ledger() {
+    let (app, _fake) = start(2, &[]).await;
+    upload(&app, "user0@contoso.com.jpg", jpeg(300, 300)).await;
+    upload(&app, "hr/nobody@contoso.com.jpg", jpeg(300, 300)).await;
+    upload(&app, "Thumbs.db", vec![0; 16]).await;
+    reconcile(&app).await;
+
+    let state = &app.stores.state;
+    let json: Value =
+        serde_json::from_slice(&state.get("reports/latest.json").await.unwrap().bytes).unwrap();
+    assert_eq!(
+        json["summary"],
+        json!({"synced": 1, "failed": 1, "ignored": 1})
+    );
+    let photos = json["photos"].as_array().unwrap();
+    assert_eq!(photos.len(), 3);
+    let failed = photos
+        .iter()
+        .find(|p| p["photo"] == "hr/nobody@contoso.com.jpg")
+        .unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["code"], "user-not-found");
+    let synced = photos
+        .iter()
+        .find(|p| p["photo"] == "user0@contoso.com.jpg")
+        .unwrap();
+    assert_eq!(synced["user"], "user0@contoso.com");
+    for photo in photos {
+        let name = PhotoName::parse(photo["photo"].as_str().unwrap()).unwrap();
+        let record = Ledger::new(state.clone())
+            .get(&name)
+            .await
+            .unwrap()
+            .unwrap()
+            .record;
+        assert_eq!(photo["sha256"], record.sha256.as_str());
+    }
+
+    let csv = state.get("reports/latest.csv").await.unwrap();
+    assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"));
+    let mut reader = csv::Reader::from_reader(&csv.bytes[3..]);
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "photo",
+            "user",
+            "status",
+            "code",
+            "detail",
+            "sha256",
+            "updated_at"
+        ]
+    );
+    assert_eq!(reader.records().count(), 3);
+
+    let html = state.get("reports/latest.html").await.unwrap();
+    assert_eq!(
+        html.properties.content_type.as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    let page = String::from_utf8(html.bytes.to_vec()).unwrap();
+    assert!(page.contains("Needs attention (1)"));
+    assert!(
+        page.contains("data:image/jpeg;base64,"),
+        "the synced photo's thumbnail is embedded"
+    );
+
+    let history: Vec<String> = state
+        .list(Some("reports/history"))
+        .map_ok(|b| b.name)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+}
