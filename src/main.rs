@@ -30,6 +30,16 @@ enum Command {
     /// Run the Reconcile job once: sync what is new, changed or due, mark
     /// deleted photos, write the report to the state container.
     Reconcile,
+    /// Process photos again on the next Reconcile run (after fixing what their
+    /// error said). Deleting a photo's ledger record has the same effect.
+    Retry {
+        /// Photo names in the photos container, e.g. `hr/alice@contoso.com.jpg`.
+        #[arg(value_name = "PHOTO", required_unless_present = "all_failed")]
+        photos: Vec<String>,
+        /// Every photo whose status is `failed`.
+        #[arg(long)]
+        all_failed: bool,
+    },
     /// Lay out a deployable Functions app folder (host.json, function folders, binary).
     Package {
         /// Folder to write the app into.
@@ -106,6 +116,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             if summary.counts.iter().any(|(status, _)| status == "failed") {
                 return Ok(ExitCode::from(1));
             }
+        }
+        Command::Retry { photos, all_failed } => {
+            runtime()?.block_on(commands::retry::run(&settings, &photos, all_failed))?;
         }
         Command::Package {
             out,

@@ -3,5 +3,6 @@
 pub mod init;
 pub mod package;
 pub mod reconcile;
+pub mod retry;
 pub mod serve;
 pub mod thumbnail;

@@ -19,6 +19,9 @@ pub struct ReconcileSettings {
     pub concurrency: usize,
     /// Remove the profile photo when its photo blob is deleted (`PHOTOSYNC_DELETE_REMOVED`).
     pub delete_removed: bool,
+    /// Lock photos to the HR-approved image (`PHOTOSYNC_ENFORCE`): a profile photo
+    /// someone changed is set back to ours on the next run.
+    pub enforce: bool,
 }
 
 pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
@@ -44,6 +47,7 @@ pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
         budget,
         concurrency,
         delete_removed: env.flag("PHOTOSYNC_DELETE_REMOVED", false)?,
+        enforce: env.flag("PHOTOSYNC_ENFORCE", false)?,
     })
 }
 

@@ -132,6 +132,11 @@ impl GraphClient {
         result
     }
 
+    /// Forgets every lookup (a new run starts from the directory as it is now).
+    pub async fn forget_users(&self) {
+        self.users.lock().await.clear();
+    }
+
     async fn cached_user(&self, key: &str) -> Option<Option<User>> {
         let cache = self.users.lock().await;
         cache

@@ -50,6 +50,15 @@ pub enum Status {
     Ignored,
     /// The blob is gone from the photos container.
     Removed,
+    /// Someone changed the profile photo; ours was set again (`PHOTOSYNC_ENFORCE`).
+    Restored,
+}
+
+impl Status {
+    /// Whether the profile photo is set from this record's bytes.
+    pub fn is_current(self) -> bool {
+        matches!(self, Self::Synced | Self::Restored)
+    }
 }
 
 /// The user a photo was matched with.
@@ -109,6 +118,10 @@ pub struct Record {
     /// For `retrying`: not before this time (exponential backoff, capped).
     #[serde(default)]
     pub next_attempt: Option<DateTime<Utc>>,
+    /// Graph's `@odata.mediaEtag` right after our upload (with `PHOTOSYNC_ENFORCE`):
+    /// a different one later means someone else changed the photo.
+    #[serde(default)]
+    pub graph_etag: Option<String>,
 }
 
 /// Delay before retry number `attempts + 1`: 5 minutes doubling per attempt,
@@ -170,6 +183,42 @@ impl Ledger {
             record,
             etag: blob.info.etag.unwrap_or_default(),
         }))
+    }
+
+    /// Every record (one small GET each, 32 at a time).
+    pub async fn all(&self) -> Result<Vec<Versioned>, LedgerError> {
+        use futures::{StreamExt, TryStreamExt};
+        let names: Vec<String> = self
+            .store
+            .list(Some(PREFIX.trim_end_matches('/')))
+            .map_ok(|b| b.name)
+            .try_collect()
+            .await?;
+        futures::stream::iter(names)
+            .filter_map(|blob| async move {
+                let photo = blob.strip_prefix(PREFIX)?.strip_suffix(".json")?;
+                PhotoName::parse(photo).ok()
+            })
+            .map(|name| async move { self.get(&name).await })
+            .buffer_unordered(32)
+            .try_filter_map(|v| async move { Ok(v) })
+            .try_collect()
+            .await
+    }
+
+    /// Asks for `photo` to be processed again on the next run, whatever its
+    /// state; returns whether it had a record.
+    pub async fn request_retry(&self, photo: &PhotoName) -> Result<bool, LedgerError> {
+        let Some(mut current) = self.get(photo).await? else {
+            return Ok(false);
+        };
+        current.record.status = Status::Retrying;
+        current.record.next_attempt = Some(Utc::now());
+        current.record.lease_until = None;
+        current.record.updated = Utc::now();
+        current.record.detail = Some("retry requested by an admin".to_owned());
+        self.put(&current.record, Some(&current.etag)).await?;
+        Ok(true)
     }
 
     /// The entry of the user whose photos are filed under `folder`, with its ETag.
@@ -272,6 +321,7 @@ mod tests {
             synced_at: None,
             lease_until: None,
             next_attempt: None,
+            graph_etag: None,
         }
     }
 
@@ -314,6 +364,7 @@ mod tests {
             Status::DryRun,
             Status::Ignored,
             Status::Removed,
+            Status::Restored,
         ]
         .iter()
         .map(|s| serde_json::to_string(s).unwrap())
@@ -326,7 +377,8 @@ mod tests {
                 "\"retrying\"",
                 "\"dry-run\"",
                 "\"ignored\"",
-                "\"removed\""
+                "\"removed\"",
+                "\"restored\""
             ]
         );
     }

@@ -114,6 +114,7 @@ impl Engine {
                 etag: event.etag,
                 length: event.length,
                 last_modified: event.last_modified,
+                force: false,
             })
             .await;
         Outcome {

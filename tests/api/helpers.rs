@@ -20,6 +20,8 @@ const PATIENCE: Duration = Duration::from_secs(30);
 pub struct TestApp {
     /// This app's photos, thumbnails and state containers.
     pub stores: photosync::store::Stores,
+    /// The environment it was started with (to run CLI commands alike).
+    pub env: HashMap<String, String>,
     /// `http://127.0.0.1:{port}`.
     pub address: String,
     /// The port the "host" gave it.
@@ -86,12 +88,12 @@ pub async fn spawn_app_from(binary: &Path, app_root: &Path, extra_env: &[(&str, 
         .arg("serve")
         .current_dir(app_root)
         .env_clear()
-        .envs(env)
+        .envs(env.clone())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("cannot start photosync");
-    let mut app = TestApp::attach(child, port, stores);
+    let mut app = TestApp::attach(child, port, stores, env);
     app.wait_for_log(|line| line.contains("listening on"))
         .unwrap_or_else(|| {
             panic!(
@@ -103,7 +105,12 @@ pub async fn spawn_app_from(binary: &Path, app_root: &Path, extra_env: &[(&str, 
 }
 
 impl TestApp {
-    fn attach(mut child: Child, port: u16, stores: photosync::store::Stores) -> Self {
+    fn attach(
+        mut child: Child,
+        port: u16,
+        stores: photosync::store::Stores,
+        env: HashMap<String, String>,
+    ) -> Self {
         let stderr = child.stderr.take().expect("stderr is piped");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, new_line) = mpsc::channel();
@@ -116,6 +123,7 @@ impl TestApp {
         });
         Self {
             stores,
+            env,
             address: format!("http://127.0.0.1:{port}"),
             port,
             client: reqwest::Client::new(),

@@ -343,3 +343,63 @@ async fn the_reports_parse_and_agree_with_the_ledger() {
         .unwrap();
     assert_eq!(history.len(), 1);
 }
+
+#[tokio::test]
+async fn with_enforce_a_photo_changed_elsewhere_is_restored() {
+    let (app, fake) = start(1, &[("PHOTOSYNC_ENFORCE", "true")]).await;
+    upload(&app, "user0@contoso.com.jpg", jpeg(300, 300)).await;
+    reconcile(&app).await;
+    let ours = fake.photo("id-0").unwrap();
+
+    // Nobody changed it: only a metadata read.
+    let line = reconcile(&app).await;
+    assert!(line.contains("0 worked on"), "{line}");
+    assert_eq!(puts(&fake), 1);
+
+    fake.set_photo_elsewhere("id-0", jpeg(64, 64));
+    let line = reconcile(&app).await;
+    assert!(line.contains("1 worked on"), "{line}");
+    assert_eq!(puts(&fake), 2);
+    assert_eq!(
+        fake.photo("id-0").unwrap(),
+        ours,
+        "the HR-approved photo is back"
+    );
+    assert_eq!(
+        status_of(&app, "user0@contoso.com.jpg").await,
+        Status::Restored
+    );
+}
+
+#[tokio::test]
+async fn retry_all_failed_after_fixing_the_cause() {
+    let (app, fake) = start(0, &[]).await;
+    upload(&app, "newhire@contoso.com.jpg", jpeg(300, 300)).await;
+    reconcile(&app).await;
+    assert_eq!(
+        status_of(&app, "newhire@contoso.com.jpg").await,
+        Status::Failed
+    );
+    // The account is created later; an unchanged failed photo is left alone…
+    fake.add_user(FakeUser::new("id-new", "newhire@contoso.com"));
+    reconcile(&app).await;
+    assert_eq!(puts(&fake), 0);
+    // …until the admin asks for a retry.
+    let env: Vec<(&str, &str)> = app
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, stdout, stderr) = crate::helpers::run_binary(&["retry", "--all-failed"], &env);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stdout.contains("will retry: newhire@contoso.com.jpg"),
+        "{stdout}"
+    );
+    reconcile(&app).await;
+    assert_eq!(puts(&fake), 1);
+    assert_eq!(
+        status_of(&app, "newhire@contoso.com.jpg").await,
+        Status::Synced
+    );
+}

@@ -51,6 +51,8 @@ pub struct PhotoJob {
     pub length: Option<u64>,
     /// Blob last write time.
     pub last_modified: Option<DateTime<Utc>>,
+    /// Set the profile photo again even if the bytes are unchanged (drift).
+    pub force: bool,
 }
 
 /// What became of one photo.
@@ -136,6 +138,7 @@ impl Flow {
             Err(e) => return transient_outcome(&name, e),
         };
         if let Some(current) = &existing
+            && !job.force
             && let Some(skip) = skip_reason(&current.record, &sha256, &key)
         {
             self.note_new_etag(current, job.etag.as_deref()).await;
@@ -244,6 +247,7 @@ impl Flow {
             synced_at: previous.and_then(|r| r.synced_at),
             lease_until: None,
             next_attempt: None,
+            graph_etag: previous.and_then(|r| r.graph_etag.clone()),
         }
     }
 
@@ -295,7 +299,22 @@ impl Flow {
         };
         let master = Bytes::from(rendition.master().jpeg.clone());
         match graph.set_photo(&user.id, master).await? {
-            Written::Done => Ok(Status::Synced),
+            Written::Done => {
+                if self.settings.reconcile.enforce {
+                    // What Graph holds now, to notice a change by someone else later.
+                    record.graph_etag = graph
+                        .photo_info(&user.id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|info| info.media_etag);
+                }
+                Ok(if job.force {
+                    Status::Restored
+                } else {
+                    Status::Synced
+                })
+            }
             Written::DryRun => Ok(Status::DryRun),
         }
     }
@@ -356,7 +375,7 @@ impl Flow {
         let (transient, problem) = match result {
             Ok(status) => {
                 record.status = status;
-                if status == Status::Synced {
+                if status.is_current() {
                     record.synced_at = Some(Utc::now());
                 }
                 (false, None)
@@ -425,7 +444,7 @@ impl Flow {
 fn skip_reason(record: &Record, sha256: &str, key: &str) -> Option<String> {
     let same = record.sha256 == sha256 && record.key == key;
     match record.status {
-        Status::Synced if same => return Some("unchanged".to_owned()),
+        Status::Synced | Status::Restored if same => return Some("unchanged".to_owned()),
         Status::Failed if same => {
             let code = record.problem.as_ref().map_or("", |p| p.code.as_str());
             return Some(format!("unchanged since it failed ({code})"));

@@ -111,32 +111,18 @@ pub enum Progress {
     Worked,
 }
 
-/// Reads every ledger record (in parallel: one small GET each).
+/// Every ledger record, by photo name.
 async fn load_ledger(flow: &Flow) -> Result<HashMap<String, Versioned>, StoreError> {
-    let names: Vec<String> = flow
-        .stores
-        .state
-        .list(Some(ledger::PREFIX.trim_end_matches('/')))
-        .map_ok(|b| b.name)
-        .try_collect()
-        .await?;
-    let records = futures::stream::iter(names)
-        .filter_map(|blob| async move {
-            let photo = blob.strip_prefix(ledger::PREFIX)?.strip_suffix(".json")?;
-            PhotoName::parse(photo).ok()
-        })
-        .map(|name| async move { flow.ledger.get(&name).await })
-        .buffer_unordered(32)
-        .try_filter_map(|v| async move { Ok(v) })
-        .map_ok(|v| (v.record.photo.clone(), v))
-        .try_collect::<HashMap<_, _>>()
-        .await;
-    records.map_err(|e| match e {
+    let all = flow.ledger.all().await.map_err(|e| match e {
         ledger::LedgerError::Store(e) => e,
         other => StoreError::Configuration {
             message: other.to_string(),
         },
-    })
+    })?;
+    Ok(all
+        .into_iter()
+        .map(|v| (v.record.photo.clone(), v))
+        .collect())
 }
 
 /// One run. Storage failures of the listing abort it (the next tick retries);
@@ -148,6 +134,9 @@ pub async fn run(
 ) -> Result<RunSummary, StoreError> {
     let started = Instant::now();
     flow.mappings.invalidate().await;
+    if let Some(graph) = &flow.graph {
+        graph.forget_users().await;
+    }
     let mapping: std::sync::Arc<Mapping> = flow.mappings.get(&flow.stores.photos).await?;
     let records = load_ledger(flow).await?;
     let graph_live = flow.graph.as_ref().is_some_and(|g| !g.is_dry_run());
@@ -179,33 +168,66 @@ pub async fn run(
                 .map_or_else(|| name.key(), str::to_owned)
         };
         let record = records.get(name.as_str()).map(|v| &v.record);
-        if let Decision::Sync(reason) = decide(&blob, record, &key, graph_live, now) {
-            tracing::debug!(photo = %name, reason, "to sync");
-            jobs.push(PhotoJob {
-                name,
-                bytes: None,
-                etag: blob.etag.clone(),
-                length: Some(blob.size),
-                last_modified: Some(blob.last_modified),
-            });
+        let job = PhotoJob {
+            name,
+            bytes: None,
+            etag: blob.etag.clone(),
+            length: Some(blob.size),
+            last_modified: Some(blob.last_modified),
+            force: false,
+        };
+        match (decide(&blob, record, &key, graph_live, now), record) {
+            (Decision::Sync(reason), _) => {
+                tracing::debug!(photo = %job.name, reason, "to sync");
+                jobs.push(Work::Sync(job));
+            }
+            (Decision::Skip, Some(record))
+                if settings.enforce && graph_live && record.status.is_current() =>
+            {
+                if let Some(user) = &record.user {
+                    jobs.push(Work::CheckDrift {
+                        job,
+                        user_id: user.id.clone(),
+                        expected: record.graph_etag.clone(),
+                    });
+                }
+            }
+            (Decision::Skip, _) => {}
         }
     }
 
     let budget = settings.budget;
-    let outcomes: Vec<bool> = futures::stream::iter(jobs)
+    // None: left for the next run; Some(true): worked on; Some(false): only checked.
+    let outcomes: Vec<Option<bool>> = futures::stream::iter(jobs)
         .map(|job| async move {
             if started.elapsed() >= budget {
-                return false;
+                return None;
             }
-            flow.sync_photo(job).await;
+            match job {
+                Work::Sync(job) => {
+                    flow.sync_photo(job).await;
+                }
+                Work::CheckDrift {
+                    mut job,
+                    user_id,
+                    expected,
+                } => {
+                    if !drifted(flow, &user_id, expected.as_deref()).await {
+                        return Some(false);
+                    }
+                    tracing::info!(photo = %job.name, "the profile photo was changed elsewhere; restoring ours");
+                    job.force = true;
+                    flow.sync_photo(job).await;
+                }
+            }
             progress(Progress::Worked);
-            true
+            Some(true)
         })
         .buffer_unordered(settings.concurrency)
         .collect()
         .await;
-    summary.worked = outcomes.iter().filter(|w| **w).count();
-    summary.left = outcomes.len() - summary.worked;
+    summary.worked = outcomes.iter().filter(|o| **o == Some(true)).count();
+    summary.left = outcomes.iter().filter(|o| o.is_none()).count();
 
     for (photo, versioned) in &records {
         if !seen.contains(photo)
@@ -223,6 +245,37 @@ pub async fn run(
     summary.elapsed = started.elapsed();
     report::write(flow, &rows, &summary).await?;
     Ok(summary)
+}
+
+/// Work for one photo.
+enum Work {
+    /// Sync it.
+    Sync(PhotoJob),
+    /// It is synced: check Graph still has our photo (`PHOTOSYNC_ENFORCE`).
+    CheckDrift {
+        /// The job to run if it drifted.
+        job: PhotoJob,
+        /// Whose photo.
+        user_id: String,
+        /// Graph's media ETag after our upload.
+        expected: Option<String>,
+    },
+}
+
+/// Whether the user's photo is no longer the one we set. An unreadable
+/// answer is not drift (the next run looks again).
+async fn drifted(flow: &Flow, user_id: &str, expected: Option<&str>) -> bool {
+    let Some(graph) = &flow.graph else {
+        return false;
+    };
+    match graph.photo_info(user_id).await {
+        Ok(Some(info)) => info.media_etag.as_deref() != expected,
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(user_id, code = e.code(), "drift check failed: {e}");
+            false
+        }
+    }
 }
 
 /// The photo blob is gone: record it, and with `PHOTOSYNC_DELETE_REMOVED`
@@ -246,7 +299,7 @@ async fn mark_removed(flow: &Flow, versioned: &Versioned, delete_photo: bool) ->
     record.detail = Some("the photo blob was deleted".to_owned());
     if delete_photo
         && was_current
-        && versioned.record.status == Status::Synced
+        && versioned.record.status.is_current()
         && let (Some(graph), Some(user)) = (&flow.graph, &record.user)
     {
         match graph.delete_photo(&user.id).await {

@@ -216,7 +216,7 @@ pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, By
 async fn small_thumbnails(flow: &Flow, records: &[&Record]) -> BTreeMap<String, Bytes> {
     let wanted: Vec<(String, String)> = records
         .iter()
-        .filter(|r| matches!(r.status, Status::Synced | Status::DryRun))
+        .filter(|r| r.status.is_current() || r.status == Status::DryRun)
         .map(|r| {
             let folder = r
                 .user

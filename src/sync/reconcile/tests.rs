@@ -36,6 +36,7 @@ fn record(status: Status, etag: &str) -> Record {
         synced_at: None,
         lease_until: None,
         next_attempt: None,
+        graph_etag: None,
     }
 }
 

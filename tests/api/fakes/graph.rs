@@ -236,6 +236,13 @@ impl FakeGraph {
         self.inner().photos.get(id).map(|(b, _)| b.clone())
     }
 
+    /// Someone changes the user's photo outside photosync (Outlook, Teams, an admin).
+    pub fn set_photo_elsewhere(&self, id: &str, bytes: Vec<u8>) {
+        self.inner()
+            .photos
+            .insert(id.to_owned(), (bytes, "image/jpeg".to_owned()));
+    }
+
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
@@ -478,7 +485,7 @@ fn route_request(
             match inner.photos.get(&id) {
                 Some((bytes, content_type)) => axum::Json(json!({
                     "@odata.mediaContentType": content_type,
-                    "@odata.mediaEtag": format!("\"{}\"", bytes.len()),
+                    "@odata.mediaEtag": media_etag(bytes),
                     "id": "648x648", "width": 648, "height": 648}))
                 .into_response(),
                 None => graph_error(
@@ -507,6 +514,14 @@ fn route_request(
             "Unsupported request in the fake.",
         ),
     }
+}
+
+/// Changes whenever the photo's bytes change, like Graph's.
+fn media_etag(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
 }
 
 fn not_found(key: &str) -> Response {

@@ -1,0 +1,54 @@
+//! `photosync retry PHOTO... | --all-failed`: ask for photos to be processed
+//! again on the next Reconcile run (after fixing what their error said).
+
+use anyhow::Context as _;
+
+use crate::config::Settings;
+use crate::store::Store;
+use crate::sync::PhotoName;
+use crate::sync::ledger::{Ledger, Status};
+
+/// Marks the named photos (or every `failed` one) `retrying`, due now.
+/// Returns how many were marked.
+pub async fn run(
+    settings: &Settings,
+    photos: &[String],
+    all_failed: bool,
+) -> anyhow::Result<usize> {
+    let state = Store::open(&settings.storage, &settings.containers.state)
+        .context("the storage settings are not usable")?;
+    let ledger = Ledger::new(state);
+    let mut names = Vec::new();
+    for photo in photos {
+        names.push(
+            PhotoName::parse(photo)
+                .with_context(|| format!("`{photo}` is not a usable photo name"))?,
+        );
+    }
+    if all_failed {
+        let records = ledger.all().await.context("cannot read the ledger")?;
+        names.extend(
+            records
+                .into_iter()
+                .filter(|v| v.record.status == Status::Failed)
+                .filter_map(|v| PhotoName::parse(&v.record.photo).ok()),
+        );
+    }
+    let mut marked = 0;
+    for name in names {
+        if ledger
+            .request_retry(&name)
+            .await
+            .with_context(|| format!("cannot update the record of {name}"))?
+        {
+            println!("will retry: {name}");
+            marked += 1;
+        } else {
+            println!("no record for {name}: the next run processes it as new");
+        }
+    }
+    println!(
+        "{marked} photo(s) marked; the next Reconcile run (or `photosync reconcile`) processes them"
+    );
+    Ok(marked)
+}
