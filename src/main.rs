@@ -20,6 +20,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Sync a folder of photos, no Azure needed: thumbnails, ledger and report
+    /// go to OUT; with Microsoft Graph credentials the profile photos are set.
+    ///
+    /// Without credentials it runs dry (and says so). Re-running is
+    /// incremental; Ctrl-C stops after the photos in flight.
+    Sync {
+        /// Folder of photos, named after the people (`alice@contoso.com.jpg`).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Output folder [default: DIR/../photosync-out].
+        #[arg(long, value_name = "OUT")]
+        out: Option<PathBuf>,
+        /// Find users but change no profile photo.
+        #[arg(long)]
+        dry_run: bool,
+        /// Attribute file names are matched with: userPrincipalName, mail, employeeId, mailNickname, id.
+        #[arg(long, value_name = "ATTRIBUTE")]
+        match_by: Option<String>,
+        /// Comma-separated square sizes [default: the Microsoft 365 sizes].
+        #[arg(long, value_name = "N,N,…")]
+        sizes: Option<String>,
+        /// Settings file: a Functions local.settings.json or a .env file.
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+    },
     /// Run the Azure Functions custom handler (the host starts this; see host.json).
     ///
     /// Listens on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT and serves the
@@ -72,6 +97,41 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let overrides = match &cli.command {
+        Command::Sync {
+            dry_run,
+            match_by,
+            sizes,
+            env_file,
+            ..
+        } => {
+            // Per-photo lines would fight the progress bar; the summary says it all.
+            let quiet = std::env::var_os("PHOTOSYNC_LOG").is_none()
+                && std::env::var_os("RUST_LOG").is_none();
+            let mut vars = Vec::new();
+            if quiet {
+                vars.push(("PHOTOSYNC_LOG".to_owned(), "warn".to_owned()));
+            }
+            vars.extend(match env_file {
+                Some(path) => match photosync::config::env_file::read(path) {
+                    Ok(vars) => vars,
+                    Err(e) => {
+                        eprintln!("photosync: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => Vec::new(),
+            });
+            if *dry_run {
+                vars.push(("PHOTOSYNC_DRY_RUN".to_owned(), "true".to_owned()));
+            }
+            if let Some(attribute) = match_by {
+                vars.push(("PHOTOSYNC_MATCH_BY".to_owned(), attribute.clone()));
+            }
+            if let Some(sizes) = sizes {
+                vars.push(("PHOTOSYNC_SIZES".to_owned(), sizes.clone()));
+            }
+            vars
+        }
         Command::Thumbnail { sizes, quality, .. } => {
             let mut vars = Vec::new();
             if let Some(sizes) = sizes {
@@ -94,6 +154,10 @@ fn main() -> ExitCode {
     photosync::telemetry::init(&settings.log);
     match run(cli.command, settings) {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<commands::sync::UsageError>().is_some() => {
+            eprintln!("photosync: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("photosync: {e:#}");
@@ -114,6 +178,13 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Reconcile => {
             let summary = runtime()?.block_on(commands::reconcile::run(settings))?;
             if summary.counts.iter().any(|(status, _)| status == "failed") {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Sync { dir, out, .. } => {
+            let job = commands::sync::LocalSync { dir, out };
+            let (_, failed) = runtime()?.block_on(commands::sync::run(settings, &job))?;
+            if failed > 0 {
                 return Ok(ExitCode::from(1));
             }
         }

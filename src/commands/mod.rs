@@ -5,4 +5,5 @@ pub mod package;
 pub mod reconcile;
 pub mod retry;
 pub mod serve;
+pub mod sync;
 pub mod thumbnail;

@@ -1,14 +1,15 @@
 //! `photosync reconcile`: one Reconcile run from a terminal, against the
 //! configured storage, with a progress bar (or plain lines when piped).
+//! Ctrl-C stops taking new photos; those in flight finish, nothing is lost.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::Settings;
+use crate::config::{ReconcileSettings, Settings};
 use crate::graph::GraphClient;
 use crate::store::Stores;
 use crate::sync::Engine;
@@ -18,13 +19,43 @@ use crate::sync::reconcile::{self, Progress, RunSummary};
 pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
     let stores = Stores::open(&settings.storage, &settings.containers)
         .context("the storage settings are not usable")?;
+    let reconcile_settings = settings.reconcile.clone();
+    let engine = engine(settings, stores)?;
+    let summary = run_engine(&engine, &reconcile_settings).await?;
+    println!("{}", summary.line());
+    Ok(summary)
+}
+
+/// The engine over `stores`, saying once when it runs dry.
+pub fn engine(settings: Settings, stores: Stores) -> anyhow::Result<Engine> {
     let graph = GraphClient::from_settings(&settings.graph, reqwest::Client::new())
         .context("the Microsoft Graph settings are not usable")?;
     if graph.is_none() {
-        eprintln!("no Microsoft Graph credentials: running dry (thumbnails and report only)");
+        eprintln!(
+            "no Microsoft Graph credentials: running dry (thumbnails and report only, no profile photo is changed)"
+        );
     }
-    let reconcile_settings = settings.reconcile.clone();
-    let engine = Engine::new(Arc::new(settings), stores, graph.map(Arc::new));
+    Ok(Engine::new(Arc::new(settings), stores, graph.map(Arc::new)))
+}
+
+/// One run with progress output and Ctrl-C handling.
+pub async fn run_engine(
+    engine: &Engine,
+    settings: &ReconcileSettings,
+) -> anyhow::Result<RunSummary> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping after the photos in flight (Ctrl-C again to quit at once)");
+                stop.store(true, Ordering::Relaxed);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        }
+    });
 
     let examined = AtomicUsize::new(0);
     let worked = AtomicUsize::new(0);
@@ -34,6 +65,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
             ProgressStyle::with_template("{spinner} {elapsed} {msg} ({per_sec})")
                 .expect("valid template"),
         );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });
     let progress = |event: Progress| {
@@ -49,23 +81,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
         };
         match &bar {
             Some(bar) => {
-                bar.set_message(format!("{e} photos examined, {w} synced"));
+                bar.set_message(format!("{e} photos examined, {w} processed"));
                 if event == Progress::Worked {
                     bar.inc(1);
                 }
             }
-            None if event == Progress::Worked && w % 100 == 0 => {
-                println!("reconcile: {e} photos examined, {w} synced");
+            None if event == Progress::Worked && w % 25 == 0 => {
+                println!("progress: {e} photos examined, {w} processed");
             }
             None => {}
         }
     };
-    let summary = reconcile::run(engine.flow(), &reconcile_settings, &progress)
-        .await
-        .context("the reconcile run stopped")?;
+    let result = reconcile::run(engine.flow(), settings, &progress, &stop).await;
+    watcher.abort();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    println!("{}", summary.line());
-    Ok(summary)
+    result.context("the reconcile run stopped")
 }

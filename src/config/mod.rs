@@ -7,6 +7,7 @@
 //! setting's name; values are echoed only for settings that hold no secret.
 
 pub mod connection_string;
+pub mod env_file;
 mod graph;
 mod reconcile;
 

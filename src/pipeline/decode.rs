@@ -61,7 +61,14 @@ fn decode_jpeg(
     let x1 = scaled(square.x + square.side).min(scaled(header.width));
     let y1 = scaled(square.y + square.side).min(scaled(header.height));
     let region = (x0, y0, x1 - x0, y1 - y0);
-    let decoded = turbo::decode_region(bytes, eighths, region, adobe, options.max_pixels)?;
+    let decoded = turbo::decode_region(
+        bytes,
+        (header.width, header.height),
+        eighths,
+        region,
+        adobe,
+        options.max_pixels,
+    )?;
     let left = f64::from(square.x) * scale - f64::from(decoded.origin.0);
     let top = f64::from(square.y) * scale - f64::from(decoded.origin.1);
     // Scaled dimensions are rounded up, so the square may overhang by a pixel.
@@ -85,12 +92,7 @@ fn decode_generic(
     options: &RenderOptions,
 ) -> Result<Pixels, PipelineError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), header.format.image_format());
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(header.width);
-    limits.max_image_height = Some(header.height);
-    // Room for the largest pixel type (16-bit RGBA) at the accepted area.
-    limits.max_alloc = Some(options.max_pixels.saturating_mul(8).max(1 << 20));
-    reader.limits(limits);
+    reader.limits(limits(header.width, header.height, options));
     // Last line of defence: a panic inside a third-party decoder becomes an error.
     let image = catch_unwind(AssertUnwindSafe(|| reader.decode()))
         .map_err(|_| PipelineError::corrupt("the decoder failed on this image"))?
@@ -110,6 +112,16 @@ fn decode_generic(
         top: f64::from(square.y),
         side: f64::from(square.side),
     })
+}
+
+/// Decoder limits: the header's size, and room for the largest pixel type
+/// (16-bit RGBA) at the accepted area.
+pub fn limits(max_width: u32, max_height: u32, options: &RenderOptions) -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(max_width);
+    limits.max_image_height = Some(max_height);
+    limits.max_alloc = Some(options.max_pixels.saturating_mul(8).max(1 << 20));
+    limits
 }
 
 /// RGB8 pixels, transparent areas composited onto `background`.

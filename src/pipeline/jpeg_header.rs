@@ -28,6 +28,8 @@ pub struct JpegHeader {
     pub adobe: bool,
     /// EXIF orientation, `NoTransforms` when absent or unreadable.
     pub orientation: Orientation,
+    /// Embedded ICC profile, reassembled from its APP2 chunks.
+    pub icc: Option<Vec<u8>>,
 }
 
 /// Parses the segments from SOI up to the first scan.
@@ -39,6 +41,8 @@ pub fn parse(bytes: &[u8]) -> Result<JpegHeader, PipelineError> {
     let mut frame: Option<JpegHeader> = None;
     let mut adobe = false;
     let mut orientation = Orientation::NoTransforms;
+    // (sequence number, data) of each ICC_PROFILE chunk.
+    let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
     let mut pos = 2;
     loop {
         if *bytes.get(pos).ok_or_else(truncated)? != 0xFF {
@@ -73,6 +77,9 @@ pub fn parse(bytes: &[u8]) -> Result<JpegHeader, PipelineError> {
                     orientation = found;
                 }
             }
+            0xE2 if segment.len() > 14 && segment.starts_with(b"ICC_PROFILE\0") => {
+                icc_chunks.push((segment[12], &segment[14..]));
+            }
             0xEE if segment.starts_with(b"Adobe") => adobe = true,
             0xDA => break,
             _ => {}
@@ -82,6 +89,9 @@ pub fn parse(bytes: &[u8]) -> Result<JpegHeader, PipelineError> {
     let mut header = frame.ok_or_else(|| PipelineError::corrupt("JPEG without a frame header"))?;
     header.adobe = adobe;
     header.orientation = orientation;
+    icc_chunks.sort_by_key(|&(sequence, _)| sequence);
+    header.icc =
+        (!icc_chunks.is_empty()).then(|| icc_chunks.iter().flat_map(|c| c.1).copied().collect());
     Ok(header)
 }
 
@@ -97,6 +107,7 @@ fn parse_frame(marker: u8, segment: &[u8]) -> Result<JpegHeader, PipelineError> 
         lossless: matches!(marker, 0xC3 | 0xC7 | 0xCB | 0xCF),
         adobe: false,
         orientation: Orientation::NoTransforms,
+        icc: None,
     };
     if header.width == 0 || header.height == 0 {
         // A zero height means "defined later by a DNL marker"; nobody writes that.

@@ -7,10 +7,13 @@
 //! reduced DCT scale), resizes to the master and cascades the smaller sizes,
 //! and encodes each as a metadata-free baseline JPEG.
 //!
-//! Colour: pixels are treated as sRGB. Embedded ICC profiles are ignored and
-//! never copied to the output, which carries no metadata at all (no EXIF,
-//! GPS, XMP, ICC or comments), only the JFIF header.
+//! Colour: an embedded RGB ICC profile (Display P3 from iPhones, Adobe RGB
+//! from cameras) is converted to sRGB on the master square; photos without
+//! one, or with a profile that cannot be used (CMYK, grey, unreadable), are
+//! treated as sRGB. The output carries no metadata at all (no EXIF, GPS,
+//! XMP, ICC or comments), only the JFIF header, so it is plain sRGB.
 
+mod colour;
 mod decode;
 mod error;
 mod geometry;
@@ -112,7 +115,7 @@ impl Rendition {
 pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
     check_byte_size(bytes.len() as u64, options)?;
     let format = probe::sniff(bytes)?;
-    let header = probe::read_header(bytes, format)?;
+    let header = probe::read_header(bytes, format, options)?;
     let area = u64::from(header.width) * u64::from(header.height);
     if area > options.max_pixels {
         return Err(PipelineError::too_large(format!(
@@ -139,8 +142,12 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
 
     let pixels = decode::decode(bytes, &header, square, master_side, options)?;
     let mut resizer = fast_image_resize::Resizer::new();
-    let master = resize::crop_resize(&mut resizer, &pixels, master_side)?;
+    let mut master = resize::crop_resize(&mut resizer, &pixels, master_side)?;
     drop(pixels);
+    // Colour-convert the master only: 5-30x fewer pixels than were decoded.
+    if let Some(icc) = &header.icc {
+        colour::to_srgb(&mut master, icc);
+    }
     let master = resize::orient(master, header.orientation);
     let squares = resize::cascade(&mut resizer, master, &sizes)?;
 

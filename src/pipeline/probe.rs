@@ -6,6 +6,7 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use image::{ImageDecoder, ImageFormat, ImageReader};
 
+use super::RenderOptions;
 use super::error::PipelineError;
 use super::jpeg_header::{self, JpegHeader};
 
@@ -63,6 +64,8 @@ pub struct Header {
     pub height: u32,
     /// EXIF orientation to apply.
     pub orientation: Orientation,
+    /// Embedded ICC profile, if any.
+    pub icc: Option<Vec<u8>>,
     /// The JPEG details, for JPEG input.
     pub jpeg: Option<JpegHeader>,
 }
@@ -117,7 +120,11 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, PipelineError> {
 }
 
 /// Reads the header of a sniffed image.
-pub fn read_header(bytes: &[u8], format: Format) -> Result<Header, PipelineError> {
+pub fn read_header(
+    bytes: &[u8],
+    format: Format,
+    options: &RenderOptions,
+) -> Result<Header, PipelineError> {
     if format == Format::Jpeg {
         let jpeg = jpeg_header::parse(bytes)?;
         if jpeg.precision != 8 {
@@ -136,24 +143,78 @@ pub fn read_header(bytes: &[u8], format: Format) -> Result<Header, PipelineError
             width: jpeg.width,
             height: jpeg.height,
             orientation: jpeg.orientation,
+            icc: jpeg.icc.clone(),
             jpeg: Some(jpeg),
         });
     }
+    if format == Format::WebP {
+        check_webp_chunks(bytes)?;
+    }
     // Creating an `image` decoder parses only the header (for GIF: the
     // logical screen), so this is cheap even for a 30000x30000 PNG.
-    let mut decoder = ImageReader::with_format(Cursor::new(bytes), format.image_format())
-        .into_decoder()
-        .map_err(super::decode::image_error)?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    reader.limits(super::decode::limits(u32::MAX, u32::MAX, options));
+    let mut decoder = reader.into_decoder().map_err(super::decode::image_error)?;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(PipelineError::corrupt("the image has a zero dimension"));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     Ok(Header {
         format,
         width,
         height,
         orientation,
+        icc,
         jpeg: None,
     })
+}
+
+/// Refuses a WebP whose chunks claim more bytes than the file has, or
+/// whose VP8/VP8L frame is not the size its VP8X header declares.
+/// `image-webp` allocates a chunk's declared size before reading it, and
+/// sizes its frame buffers from the frame header without checking them
+/// against the canvas (both found by fuzzing: 600-byte files asking for
+/// 3.7 GB and 400 MB), so this keeps allocations bounded by the checked size.
+fn check_webp_chunks(bytes: &[u8]) -> Result<(), PipelineError> {
+    let mut canvas = None;
+    let mut pos = 12;
+    // Fewer than 8 trailing bytes cannot hold a chunk; decoders ignore them.
+    while let Some(header) = bytes.get(pos..pos + 8) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let end = (pos + 8).saturating_add(size);
+        let data = bytes
+            .get(pos + 8..end)
+            .ok_or_else(|| PipelineError::corrupt("a WebP chunk runs past the end of the file"))?;
+        match (&header[..4], webp_frame_size(&header[..4], data)) {
+            (b"VP8X", _) if data.len() >= 10 => {
+                let le24 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], 0]) + 1;
+                canvas = Some((le24(&data[4..7]), le24(&data[7..10])));
+            }
+            (_, Some(frame)) if canvas.is_some_and(|c| c != frame) => {
+                return Err(PipelineError::corrupt(
+                    "the WebP frame size differs from its canvas",
+                ));
+            }
+            _ => {}
+        }
+        pos = end + (size & 1); // chunks are padded to even sizes
+    }
+    Ok(())
+}
+
+/// Width and height from a VP8 (lossy) or VP8L (lossless) frame header.
+fn webp_frame_size(kind: &[u8], data: &[u8]) -> Option<(u32, u32)> {
+    match kind {
+        b"VP8 " if data.len() >= 10 && data[3..6] == [0x9d, 0x01, 0x2a] => {
+            let dimension = |b: &[u8]| u32::from(u16::from_le_bytes([b[0], b[1]]) & 0x3FFF);
+            Some((dimension(&data[6..8]), dimension(&data[8..10])))
+        }
+        b"VP8L" if data.len() >= 5 && data[0] == 0x2F => {
+            let bits = u32::from_le_bytes([data[1], data[2], data[3], data[4]]);
+            Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+        }
+        _ => None,
+    }
 }

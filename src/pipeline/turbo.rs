@@ -80,8 +80,10 @@ pub struct Decoded {
 /// Decodes the part of `jpeg` covering the scaled rectangle `(x, y, w, h)`
 /// at scale `eighths / 8`. The region is widened to the left to a whole
 /// iMCU, as libjpeg-turbo requires; `origin` says where it ended up.
+/// `stored` is the size the header parser read, which libjpeg must agree with.
 pub fn decode_region(
     jpeg: &[u8],
+    stored: (u32, u32),
     eighths: u32,
     region: (u32, u32, u32, u32),
     adobe_cmyk: bool,
@@ -113,27 +115,39 @@ pub fn decode_region(
     let status = unsafe { raw::tj3SetScalingFactor(handle.0, factor) };
     handle.check(status)?;
 
-    let scaled_width = scaled(handle.get(raw::TJPARAM_TJPARAM_JPEGWIDTH), eighths);
+    let (jpeg_width, jpeg_height) = (
+        handle.get(raw::TJPARAM_TJPARAM_JPEGWIDTH),
+        handle.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT),
+    );
+    if (jpeg_width, jpeg_height) != (stored.0 as c_int, stored.1 as c_int) {
+        return Err(PipelineError::corrupt(
+            "the JPEG has conflicting frame headers",
+        ));
+    }
+    let (scaled_width, scaled_height) = (scaled(jpeg_width, eighths), scaled(jpeg_height, eighths));
     let subsamp = handle.get(raw::TJPARAM_TJPARAM_SUBSAMP);
     let (x, y, w, h) = region;
-    // Unusual sampling factors have no defined iMCU width: decode whole rows.
-    let (left, width) = match usize::try_from(subsamp).ok().and_then(|s| MCU_WIDTH.get(s)) {
+    let crop = match usize::try_from(subsamp).ok().and_then(|s| MCU_WIDTH.get(s)) {
         Some(&mcu_width) => {
             let mcu = scaled(mcu_width, eighths).max(1);
             let left = x / mcu * mcu;
-            (left, (x + w).min(scaled_width) - left)
+            (left, y, (x + w).min(scaled_width) - left, h)
         }
-        None => (0, scaled_width),
+        // Unusual sampling factors cannot be cropped: decode everything.
+        None => (0, 0, scaled_width, scaled_height),
     };
-    let crop = raw::tjregion {
-        x: left as c_int,
-        y: y as c_int,
-        w: width as c_int,
-        h: h as c_int,
-    };
-    // SAFETY: the header has been read, as tj3SetCroppingRegion requires.
-    let status = unsafe { raw::tj3SetCroppingRegion(handle.0, crop) };
-    handle.check(status)?;
+    let (left, top, width, height) = crop;
+    if crop != (0, 0, scaled_width, scaled_height) {
+        let region = raw::tjregion {
+            x: left as c_int,
+            y: top as c_int,
+            w: width as c_int,
+            h: height as c_int,
+        };
+        // SAFETY: the header has been read, as tj3SetCroppingRegion requires.
+        let status = unsafe { raw::tj3SetCroppingRegion(handle.0, region) };
+        handle.check(status)?;
+    }
 
     let colorspace = handle.get(raw::TJPARAM_TJPARAM_COLORSPACE) as raw::TJCS;
     let cmyk = matches!(colorspace, raw::TJCS_TJCS_CMYK | raw::TJCS_TJCS_YCCK);
@@ -142,8 +156,8 @@ pub fn decode_region(
     } else {
         (raw::TJPF_TJPF_RGB, 3)
     };
-    let mut pixels = vec![0u8; width as usize * h as usize * channels];
-    // SAFETY: `pixels` holds exactly width x h x channels bytes, the size of
+    let mut pixels = vec![0u8; width as usize * height as usize * channels];
+    // SAFETY: `pixels` holds exactly width x height x channels bytes, the size of
     // the cropped, scaled output for this pixel format with pitch 0.
     let status = unsafe {
         raw::tj3Decompress8(
@@ -164,8 +178,8 @@ pub fn decode_region(
     Ok(Decoded {
         rgb,
         width,
-        height: h,
-        origin: (left, y),
+        height,
+        origin: (left, top),
     })
 }
 
@@ -177,7 +191,8 @@ pub fn decode_floor(jpeg: &[u8]) -> Result<(u32, u32), PipelineError> {
         scaled(header.width as c_int, 1),
         scaled(header.height as c_int, 1),
     );
-    let decoded = decode_region(jpeg, 1, (0, 0, w, h), header.adobe, u64::MAX >> 8)?;
+    let stored = (header.width, header.height);
+    let decoded = decode_region(jpeg, stored, 1, (0, 0, w, h), header.adobe, u64::MAX >> 8)?;
     Ok((decoded.width, decoded.height))
 }
 
@@ -221,17 +236,11 @@ pub fn encode_rgb(
     height: u32,
     quality: u8,
 ) -> Result<Vec<u8>, PipelineError> {
-    encode(rgb, width, height, quality, raw::TJPF_TJPF_RGB)
-}
-
-/// Encodes pixels of the given TurboJPEG pixel format (tests use CMYK).
-pub fn encode(
-    rgb: &[u8],
-    width: u32,
-    height: u32,
-    quality: u8,
-    format: raw::TJPF,
-) -> Result<Vec<u8>, PipelineError> {
+    if rgb.len() != width as usize * height as usize * 3 {
+        return Err(PipelineError::corrupt(
+            "pixel buffer does not match its size",
+        ));
+    }
     let mut handle = Handle::new(raw::TJINIT_TJINIT_COMPRESS)?;
     handle.set(
         raw::TJPARAM_TJPARAM_QUALITY,
@@ -244,7 +253,7 @@ pub fn encode(
     handle.set(raw::TJPARAM_TJPARAM_OPTIMIZE, 1)?;
     let mut out: *mut u8 = std::ptr::null_mut();
     let mut size: raw::size_t = 0;
-    // SAFETY: `rgb` holds width x height pixels of `format` (pitch 0 = packed);
+    // SAFETY: `rgb` holds width x height packed RGB pixels (checked above);
     // libjpeg-turbo allocates `out`, which is freed below with tj3Free.
     let status = unsafe {
         raw::tj3Compress8(
@@ -253,7 +262,7 @@ pub fn encode(
             width as c_int,
             0,
             height as c_int,
-            format,
+            raw::TJPF_TJPF_RGB,
             &mut out,
             &mut size,
         )

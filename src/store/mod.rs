@@ -262,7 +262,9 @@ impl Store {
         Ok(info(&meta))
     }
 
-    /// Writes a blob; returns its new identity (with the new ETag).
+    /// Writes a blob; returns its new identity: the new ETag and size as the
+    /// service reported them, and the local time of the write (no extra
+    /// round trip to read the service's exact timestamp).
     pub async fn put(
         &self,
         name: &str,
@@ -288,13 +290,18 @@ impl Store {
             attributes: to_attributes(properties),
             ..Default::default()
         };
-        self.inner
+        let size = bytes.len() as u64;
+        let result = self
+            .inner
             .put_opts(&path, PutPayload::from_bytes(bytes), options)
             .await
             .map_err(|e| StoreError::from_object_store(name, e))?;
-        // Azure's put answer carries the ETag but not size/time; read them back so
-        // callers get one consistent picture.
-        self.head(name).await
+        Ok(BlobInfo {
+            name: name.to_owned(),
+            size,
+            etag: result.e_tag,
+            last_modified: Utc::now(),
+        })
     }
 
     /// Deletes a blob; deleting what is not there is not an error.

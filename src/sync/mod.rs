@@ -86,6 +86,8 @@ impl Engine {
             stores,
             graph,
             mappings: Arc::default(),
+            report_thumbnails: Arc::default(),
+            lease: flow::LEASE,
             render_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
@@ -133,7 +135,8 @@ impl Engine {
         if tick.is_past_due {
             tracing::info!("the timer is past due (the app was stopped or busy)");
         }
-        match reconcile::run(&self.flow, &self.settings.reconcile, &|_| {}).await {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        match reconcile::run(&self.flow, &self.settings.reconcile, &|_| {}, &never).await {
             Ok(summary) => Outcome::default().log(summary.line()),
             Err(e) => {
                 let line = format!("reconcile failed: {} ({e:#})", e.code());
@@ -144,6 +147,13 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// For a single process over a local folder: claims left by an interrupted
+    /// run are not honoured (no other worker can hold them).
+    pub fn single_process(mut self) -> Self {
+        self.flow.lease = std::time::Duration::ZERO;
+        self
     }
 
     /// The per-photo flow (for commands that drive it directly).

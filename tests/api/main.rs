@@ -6,6 +6,7 @@ mod fakes;
 mod graph;
 mod handler;
 mod helpers;
+mod local;
 mod package;
 mod reconcile;
 mod store;

@@ -78,7 +78,11 @@ async fn storage_contract(store: Store) {
     assert_eq!(blob.bytes, first);
     assert_eq!(blob.info.etag.as_deref(), Some(etag.as_str()));
     assert_eq!(blob.properties, thumbnail_properties());
-    assert_eq!(store.head(name).await.unwrap(), created);
+    let head = store.head(name).await.unwrap();
+    assert_eq!(
+        (head.name.as_str(), head.size, &head.etag),
+        (name, created.size, &created.etag)
+    );
 
     // Create-only refuses to replace.
     let err = store

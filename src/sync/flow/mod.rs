@@ -27,8 +27,9 @@ use crate::graph::{GraphClient, Written};
 use crate::pipeline::{self, PipelineError, Rendition};
 use crate::store::{BlobProperties, Stores, WriteMode};
 
-/// How long a claim on a photo holds before another worker may take over.
-const LEASE: Duration = Duration::from_secs(600);
+/// How long a claim on a photo holds before another worker may take over
+/// (several instances in Azure; a crashed one's claim simply runs out).
+pub const LEASE: Duration = Duration::from_secs(600);
 /// Thumbnails change only when the photo does; let apps and CDNs cache them.
 const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=3600";
 /// File extensions people use for photos: a file with one of these that is
@@ -84,6 +85,12 @@ pub struct Flow {
     pub mappings: Arc<MappingCache>,
     /// One permit per core: rendering is CPU work, more at once only queues.
     pub render_slots: Arc<tokio::sync::Semaphore>,
+    /// How long a claim holds: [`LEASE`] in Azure; zero for a single local
+    /// process, whose claims no other worker can hold.
+    pub lease: Duration,
+    /// Small thumbnails already embedded in a report, by photo and hash, so
+    /// later reports of a long-lived instance do not read them again.
+    pub report_thumbnails: Arc<tokio::sync::Mutex<std::collections::HashMap<String, Bytes>>>,
 }
 
 /// Lowercase hex SHA-256.
@@ -154,7 +161,8 @@ impl Flow {
         let mut record =
             self.base_record(&job, &sha256, bytes.len() as u64, &key, existing.as_ref());
         record.status = Status::Retrying;
-        record.lease_until = Some(Utc::now() + chrono::Duration::from_std(LEASE).expect("fits"));
+        record.lease_until =
+            Some(Utc::now() + chrono::Duration::from_std(self.lease).expect("fits"));
         let claim = match self
             .ledger
             .put(&record, existing.as_ref().map(|v| v.etag.as_str()))
@@ -347,17 +355,20 @@ impl Flow {
             cache_control: Some(THUMBNAIL_CACHE_CONTROL.to_owned()),
             metadata: Default::default(),
         };
-        for thumbnail in &rendition.thumbnails {
+        // All sizes at once: they are independent blobs.
+        let writes = rendition.thumbnails.iter().map(|thumbnail| {
             let name = format!("{folder}/{0}x{0}.jpg", thumbnail.size);
-            self.stores
-                .thumbnails
-                .put(
-                    &name,
-                    Bytes::from(thumbnail.jpeg.clone()),
-                    &properties,
-                    WriteMode::Overwrite,
-                )
-                .await?;
+            let bytes = Bytes::from(thumbnail.jpeg.clone());
+            let properties = &properties;
+            async move {
+                self.stores
+                    .thumbnails
+                    .put(&name, bytes, properties, WriteMode::Overwrite)
+                    .await
+            }
+        });
+        for result in futures::future::join_all(writes).await {
+            result?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 pub mod report;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -131,6 +132,7 @@ pub async fn run(
     flow: &Flow,
     settings: &ReconcileSettings,
     progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
 ) -> Result<RunSummary, StoreError> {
     let started = Instant::now();
     flow.mappings.invalidate().await;
@@ -198,53 +200,85 @@ pub async fn run(
 
     let budget = settings.budget;
     // None: left for the next run; Some(true): worked on; Some(false): only checked.
-    let outcomes: Vec<Option<bool>> = futures::stream::iter(jobs)
+    let outcomes: Vec<(String, Option<bool>)> = futures::stream::iter(jobs)
         .map(|job| async move {
-            if started.elapsed() >= budget {
-                return None;
-            }
-            match job {
-                Work::Sync(job) => {
-                    flow.sync_photo(job).await;
-                }
-                Work::CheckDrift {
-                    mut job,
-                    user_id,
-                    expected,
-                } => {
-                    if !drifted(flow, &user_id, expected.as_deref()).await {
-                        return Some(false);
-                    }
-                    tracing::info!(photo = %job.name, "the profile photo was changed elsewhere; restoring ours");
-                    job.force = true;
-                    flow.sync_photo(job).await;
-                }
-            }
-            progress(Progress::Worked);
-            Some(true)
+            let photo = job.photo().to_owned();
+            let over = started.elapsed() >= budget || stop.load(Ordering::Relaxed);
+            (photo, work(flow, job, over, progress).await)
         })
         .buffer_unordered(settings.concurrency)
         .collect()
         .await;
-    summary.worked = outcomes.iter().filter(|o| **o == Some(true)).count();
-    summary.left = outcomes.iter().filter(|o| o.is_none()).count();
+    summary.worked = outcomes.iter().filter(|(_, o)| *o == Some(true)).count();
+    summary.left = outcomes.iter().filter(|(_, o)| o.is_none()).count();
 
+    let mut removed = Vec::new();
     for (photo, versioned) in &records {
         if !seen.contains(photo)
             && versioned.record.status != Status::Removed
             && mark_removed(flow, versioned, settings.delete_removed).await
         {
             summary.removed += 1;
+            removed.push(photo.clone());
         }
     }
 
-    let after = load_ledger(flow).await?;
+    // Only what this run touched changed: re-read those, keep the rest.
+    let mut after = records;
+    let touched = outcomes
+        .iter()
+        .filter(|(_, o)| *o == Some(true))
+        .map(|(photo, _)| photo.clone())
+        .chain(removed);
+    for photo in touched {
+        let Ok(name) = PhotoName::parse(&photo) else {
+            continue;
+        };
+        match flow.ledger.get(&name).await {
+            Ok(Some(v)) => {
+                after.insert(photo, v);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(photo, "cannot re-read the record for the report: {e}"),
+        }
+    }
     let mut rows: Vec<&Record> = after.values().map(|v| &v.record).collect();
     rows.sort_by(|a, b| a.photo.cmp(&b.photo));
     summary.counts = report::counts(&rows);
     summary.elapsed = started.elapsed();
     report::write(flow, &rows, &summary).await?;
     Ok(summary)
+}
+
+/// Does one piece of work; `None` when the budget is spent or a stop was asked.
+async fn work(
+    flow: &Flow,
+    job: Work,
+    over: bool,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Option<bool> {
+    if over {
+        return None;
+    }
+    match job {
+        Work::Sync(job) => {
+            flow.sync_photo(job).await;
+        }
+        Work::CheckDrift {
+            mut job,
+            user_id,
+            expected,
+        } => {
+            if !drifted(flow, &user_id, expected.as_deref()).await {
+                return Some(false);
+            }
+            tracing::info!(photo = %job.name, "the profile photo was changed elsewhere; restoring ours");
+            job.force = true;
+            flow.sync_photo(job).await;
+        }
+    }
+    progress(Progress::Worked);
+    Some(true)
 }
 
 /// Work for one photo.
@@ -260,6 +294,14 @@ enum Work {
         /// Graph's media ETag after our upload.
         expected: Option<String>,
     },
+}
+
+impl Work {
+    fn photo(&self) -> &str {
+        match self {
+            Self::Sync(job) | Self::CheckDrift { job, .. } => job.name.as_str(),
+        }
+    }
 }
 
 /// Whether the user's photo is no longer the one we set. An unreadable

@@ -212,28 +212,48 @@ pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, By
     page
 }
 
-/// The 48x48 thumbnail of every synced photo, by photo name.
+/// At most this many thumbnails are embedded, so the page stays light in a
+/// browser for tenants of any size (about 1.5 KB each).
+pub const MAX_EMBEDDED_THUMBNAILS: usize = 2000;
+
+/// The 48x48 thumbnail of synced photos, by photo name (the first
+/// [`MAX_EMBEDDED_THUMBNAILS`] by name), cached across runs by content hash.
 async fn small_thumbnails(flow: &Flow, records: &[&Record]) -> BTreeMap<String, Bytes> {
-    let wanted: Vec<(String, String)> = records
+    let wanted: Vec<(String, String, String)> = records
         .iter()
         .filter(|r| r.status.is_current() || r.status == Status::DryRun)
+        .take(MAX_EMBEDDED_THUMBNAILS)
         .map(|r| {
             let folder = r
                 .user
                 .as_ref()
                 .map_or_else(|| r.key.clone(), |u| u.upn.to_lowercase());
-            (r.photo.clone(), format!("{folder}/48x48.jpg"))
+            let cache_key = format!("{}\n{}", r.photo, r.sha256);
+            (r.photo.clone(), format!("{folder}/48x48.jpg"), cache_key)
         })
         .collect();
-    futures::stream::iter(wanted)
-        .map(|(photo, name)| async move {
+    let cache = &flow.report_thumbnails;
+    let fetched: Vec<(String, String, Bytes)> = futures::stream::iter(wanted)
+        .map(|(photo, name, cache_key)| async move {
+            if let Some(bytes) = cache.lock().await.get(&cache_key) {
+                return Some((photo, cache_key, bytes.clone()));
+            }
             let blob = flow.stores.thumbnails.get(&name).await.ok()?;
-            Some((photo, blob.bytes))
+            Some((photo, cache_key, blob.bytes))
         })
         .buffer_unordered(16)
         .filter_map(|x| async move { x })
         .collect()
-        .await
+        .await;
+    let mut cache = cache.lock().await;
+    // Keep exactly this run's thumbnails: bounded, and nothing stale.
+    cache.clear();
+    let mut found = BTreeMap::new();
+    for (photo, cache_key, bytes) in fetched {
+        cache.insert(cache_key, bytes.clone());
+        found.insert(photo, bytes);
+    }
+    found
 }
 
 /// Writes the three reports and the history copy.
