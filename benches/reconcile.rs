@@ -6,7 +6,10 @@
 
 #[allow(dead_code)]
 #[path = "../tests/api/fakes/graph.rs"]
-mod graph_fake;
+mod graph;
+#[allow(dead_code)]
+#[path = "../tests/api/fakes/sharepoint.rs"]
+mod sharepoint;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,9 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use photosync::config::Settings;
-use photosync::graph::GraphClient;
 use photosync::store::{BlobProperties, Stores, WriteMode};
-use photosync::sync::{Engine, reconcile};
+use photosync::sync::{Engine, Targets, reconcile};
 
 const PHOTOS: usize = 1000;
 const LATENCY: Duration = Duration::from_millis(100);
@@ -37,9 +39,9 @@ async fn main() {
         std::net::TcpStream::connect(("127.0.0.1", 10000)).is_ok(),
         "Azurite is not running: ./scripts/with-azurite.sh cargo bench --bench reconcile"
     );
-    let fake = graph_fake::FakeGraph::start().await;
+    let fake = graph::FakeGraph::start().await;
     for i in 0..PHOTOS {
-        fake.add_user(graph_fake::FakeUser::new(
+        fake.add_user(graph::FakeUser::new(
             &format!("id-{i}"),
             &format!("user{i}@contoso.com"),
         ));
@@ -98,11 +100,9 @@ async fn main() {
         .collect::<Vec<()>>()
         .await;
 
-    let graph = GraphClient::from_settings(&settings.graph, reqwest::Client::new())
-        .unwrap()
-        .map(Arc::new);
+    let targets = Targets::from_settings(&settings, &reqwest::Client::new()).unwrap();
     let reconcile_settings = settings.reconcile.clone();
-    let engine = Engine::new(Arc::new(settings), stores, graph);
+    let engine = Engine::new(Arc::new(settings), stores, targets);
 
     let started = Instant::now();
     let never = std::sync::atomic::AtomicBool::new(false);

@@ -13,6 +13,7 @@ pub mod handler;
 pub mod identity;
 pub mod pipeline;
 pub mod resilience;
+pub mod sharepoint;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -66,6 +66,79 @@ impl RetryPolicy {
     }
 }
 
+/// What one attempt of a call came to.
+pub enum Step<T, E> {
+    /// Finished: the answer.
+    Done(T),
+    /// Finished: a failure retrying cannot fix.
+    Fail(E),
+    /// Worth another attempt.
+    Retry {
+        /// The server's `Retry-After`, if it gave one.
+        advice: Option<Duration>,
+        /// 429 (as opposed to an outage), for the final error's kind.
+        throttled: bool,
+        /// What went wrong, for the final error's message.
+        detail: String,
+    },
+}
+
+/// Why the attempts stopped without an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exhausted {
+    /// Attempts made.
+    pub attempts: u32,
+    /// Time spent waiting between them.
+    pub waited: Duration,
+    /// The last failure was throttling.
+    pub throttled: bool,
+    /// The last failure.
+    pub detail: String,
+}
+
+impl RetryPolicy {
+    /// Runs `attempt(1)`, `attempt(2)`, … until one is final or the bounds are
+    /// reached; `exhausted` turns the last failure into the caller's error.
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        mut attempt: F,
+        exhausted: impl Fn(Exhausted) -> E,
+    ) -> Result<T, E>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Step<T, E>>,
+    {
+        let mut waited = Duration::ZERO;
+        let mut number = 0;
+        loop {
+            number += 1;
+            let (advice, throttled, detail) = match attempt(number).await {
+                Step::Done(answer) => return Ok(answer),
+                Step::Fail(error) => return Err(error),
+                Step::Retry {
+                    advice,
+                    throttled,
+                    detail,
+                } => (advice, throttled, detail),
+            };
+            match self.next(number, waited, advice) {
+                Next::RetryAfter(delay) => {
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                }
+                Next::GiveUp => {
+                    return Err(exhausted(Exhausted {
+                        attempts: number,
+                        waited,
+                        throttled,
+                        detail,
+                    }));
+                }
+            }
+        }
+    }
+}
+
 /// Reads `Retry-After` as delta-seconds or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();

@@ -10,10 +10,9 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{ReconcileSettings, Settings};
-use crate::graph::GraphClient;
 use crate::store::Stores;
-use crate::sync::Engine;
 use crate::sync::reconcile::{self, Progress, RunSummary};
+use crate::sync::{Engine, Targets};
 
 /// Builds the engine as the handler does and runs once.
 pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
@@ -28,14 +27,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
 
 /// The engine over `stores`, saying once when it runs dry.
 pub fn engine(settings: Settings, stores: Stores) -> anyhow::Result<Engine> {
-    let graph = GraphClient::from_settings(&settings.graph, reqwest::Client::new())
-        .context("the Microsoft Graph settings are not usable")?;
-    if graph.is_none() {
+    let targets = Targets::from_settings(&settings, &reqwest::Client::new())?;
+    if targets.graph.is_none() {
         eprintln!(
             "no Microsoft Graph credentials: running dry (thumbnails and report only, no profile photo is changed)"
         );
     }
-    Ok(Engine::new(Arc::new(settings), stores, graph.map(Arc::new)))
+    Ok(Engine::new(Arc::new(settings), stores, targets))
 }
 
 /// One run with progress output and Ctrl-C handling.

@@ -7,10 +7,9 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::{FALLBACK_PORT, Settings};
-use crate::graph::GraphClient;
 use crate::handler;
 use crate::store::Stores;
-use crate::sync::Engine;
+use crate::sync::{Engine, Targets};
 
 /// Binds 127.0.0.1 (never other interfaces: only the host may call us) and
 /// serves until SIGTERM or Ctrl-C.
@@ -36,9 +35,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     let stores = Stores::open(&settings.storage, &settings.containers)
         .context("the storage settings are not usable")?;
-    let graph = GraphClient::from_settings(&settings.graph, reqwest::Client::new())
-        .context("the Microsoft Graph settings are not usable")?;
-    match &graph {
+    let targets = Targets::from_settings(&settings, &reqwest::Client::new())?;
+    match &targets.graph {
         None => tracing::warn!(
             "no Microsoft Graph credentials (PHOTOSYNC_CLIENT_SECRET, \
              PHOTOSYNC_CLIENT_CERTIFICATE_PATH or a managed identity): profile photos are not \
@@ -48,12 +46,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             graph = %settings.graph.graph_url,
             match_by = settings.graph.match_by.attribute(),
             dry_run = client.is_dry_run(),
+            sharepoint = targets.sharepoint.is_some(),
             "Microsoft 365 target ready ({:?})",
             settings.graph.credentials
         ),
     }
     let router = handler::router(
-        Engine::new(Arc::new(settings.clone()), stores, graph.map(Arc::new)),
+        Engine::new(Arc::new(settings.clone()), stores, targets),
         &settings.containers.photos,
         settings.max_body_bytes(),
     );

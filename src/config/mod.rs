@@ -10,6 +10,7 @@ pub mod connection_string;
 pub mod env_file;
 mod graph;
 mod reconcile;
+mod sharepoint;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -41,6 +42,8 @@ pub struct Settings {
     pub graph: GraphSettings,
     /// The Reconcile run.
     pub reconcile: ReconcileSettings,
+    /// The SharePoint Online target; `None` when not configured.
+    pub sharepoint: Option<crate::sharepoint::SharePointSettings>,
 }
 
 /// The three containers the product uses.
@@ -184,6 +187,7 @@ impl Settings {
             log: log(&env)?,
             graph: graph::graph(&env)?,
             reconcile: reconcile::reconcile(&env)?,
+            sharepoint: sharepoint::sharepoint(&env)?,
         })
     }
 

@@ -174,15 +174,12 @@ impl GraphClient {
         }
         self.check_policy().await?;
         let reply = self
-            .call(Call {
-                method: Method::PUT,
-                path: format!("/v1.0/users/{}/photo/$value", segment(user_id)),
-                query: Vec::new(),
-                eventual: false,
-                body: Some((jpeg, "image/jpeg")),
-                permission: "ProfilePhoto.ReadWrite.All",
-                photo: true,
-            })
+            .call(photo_call(
+                Method::PUT,
+                user_id,
+                "/$value",
+                Some((jpeg, "image/jpeg")),
+            ))
             .await?;
         if reply.status == StatusCode::NOT_FOUND {
             return Err(GraphError::UserNotFound {
@@ -197,15 +194,7 @@ impl GraphClient {
     /// or the 1x1 placeholder some tenants answer with).
     pub async fn photo_info(&self, user_id: &str) -> Result<Option<PhotoInfo>, GraphError> {
         let reply = self
-            .call(Call {
-                method: Method::GET,
-                path: format!("/v1.0/users/{}/photo", segment(user_id)),
-                query: Vec::new(),
-                eventual: false,
-                body: None,
-                permission: "ProfilePhoto.ReadWrite.All",
-                photo: true,
-            })
+            .call(photo_call(Method::GET, user_id, "", None))
             .await?;
         if reply.status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -222,16 +211,8 @@ impl GraphClient {
         if self.options.dry_run {
             return Ok(Written::DryRun);
         }
-        self.call(Call {
-            method: Method::DELETE,
-            path: format!("/v1.0/users/{}/photo/$value", segment(user_id)),
-            query: Vec::new(),
-            eventual: false,
-            body: None,
-            permission: "ProfilePhoto.ReadWrite.All",
-            photo: true,
-        })
-        .await?;
+        self.call(photo_call(Method::DELETE, user_id, "/$value", None))
+            .await?;
         Ok(Written::Done)
     }
 
@@ -281,5 +262,23 @@ impl GraphClient {
             })
             .await;
         verdict.map_err(|()| GraphError::PhotoUpdatesDisabled)
+    }
+}
+
+/// A call on `/v1.0/users/{id}/photo{suffix}`: counted against the photo cap.
+fn photo_call(
+    method: Method,
+    user_id: &str,
+    suffix: &str,
+    body: Option<(Bytes, &'static str)>,
+) -> Call {
+    Call {
+        method,
+        path: format!("/v1.0/users/{}/photo{suffix}", segment(user_id)),
+        query: Vec::new(),
+        eventual: false,
+        body,
+        permission: "ProfilePhoto.ReadWrite.All",
+        photo: true,
     }
 }

@@ -2,6 +2,7 @@
 //! timeout, retries on throttling and outages, one log line per attempt, and
 //! classification of what came back.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use tokio::time::Instant;
 
 use super::{GraphClient, GraphError};
 use crate::identity::IdentityError;
-use crate::resilience::{Next, retry_after};
+use crate::resilience::{Step, retry_after};
 
 /// A request to make.
 pub(super) struct Call {
@@ -53,57 +54,37 @@ struct ErrorDetail {
     message: String,
 }
 
-/// How one attempt ended.
-enum Attempt {
-    Done(Reply),
-    Retry {
-        advice: Option<Duration>,
-        throttled: bool,
-        detail: String,
-    },
-    Fail(GraphError),
-}
-
 impl GraphClient {
     pub(super) async fn call(&self, call: Call) -> Result<Reply, GraphError> {
-        let mut waited = Duration::ZERO;
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome = self.attempt(&call, attempt, &mut refreshed).await?;
-            let (advice, throttled, detail) = match outcome {
-                Attempt::Done(reply) => return Ok(reply),
-                Attempt::Fail(error) => return Err(error),
-                Attempt::Retry {
-                    advice,
-                    throttled,
-                    detail,
-                } => (advice, throttled, detail),
-            };
-            match self.options.retry.next(attempt, waited, advice) {
-                Next::RetryAfter(delay) => {
-                    tokio::time::sleep(delay).await;
-                    waited += delay;
-                }
-                Next::GiveUp if throttled => {
-                    return Err(GraphError::Throttled {
-                        attempts: attempt,
-                        waited,
-                    });
-                }
-                Next::GiveUp => return Err(GraphError::Unavailable { detail }),
-            }
-        }
+        let refreshed = AtomicBool::new(false);
+        self.options
+            .retry
+            .run(
+                |attempt| self.attempt(&call, attempt, &refreshed),
+                |e| {
+                    if e.throttled {
+                        GraphError::Throttled {
+                            attempts: e.attempts,
+                            waited: e.waited,
+                        }
+                    } else {
+                        GraphError::Unavailable { detail: e.detail }
+                    }
+                },
+            )
+            .await
     }
 
     async fn attempt(
         &self,
         call: &Call,
         attempt: u32,
-        refreshed: &mut bool,
-    ) -> Result<Attempt, GraphError> {
-        let token = self.tokens.token(&self.options.resource).await?;
+        refreshed: &AtomicBool,
+    ) -> Step<Reply, GraphError> {
+        let token = match self.tokens.token(&self.options.resource).await {
+            Ok(token) => token,
+            Err(e) => return Step::Fail(e.into()),
+        };
         let url = format!("{}{}", self.options.base_url, call.path);
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut request = self
@@ -139,11 +120,11 @@ impl GraphClient {
                 let detail = format!("{} {}: {}", call.method, call.path, e.without_url());
                 tracing::warn!(method = %call.method, path = call.path, attempt, duration_ms,
                     client_request_id, error = %detail, "graph call failed");
-                return Ok(Attempt::Retry {
+                return Step::Retry {
                     advice: None,
                     throttled: false,
                     detail,
-                });
+                };
             }
         };
         let status = response.status();
@@ -159,50 +140,49 @@ impl GraphClient {
         let body = response.bytes().await.unwrap_or_default();
 
         if status.is_success() || status == StatusCode::NOT_FOUND {
-            return Ok(Attempt::Done(Reply { status, body }));
+            return Step::Done(Reply { status, body });
         }
         let error: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
         let detail = format!("{}: {}", error.error.code, first_line(&error.error.message));
-        Ok(match status {
-            StatusCode::UNAUTHORIZED if !*refreshed => {
+        match status {
+            StatusCode::UNAUTHORIZED if !refreshed.swap(true, Ordering::Relaxed) => {
                 // The token expired or was revoked early: fetch a new one, once.
-                *refreshed = true;
                 self.tokens.invalidate(&self.options.resource, &token).await;
-                Attempt::Retry {
+                Step::Retry {
                     advice: Some(Duration::ZERO),
                     throttled: false,
                     detail,
                 }
             }
             StatusCode::UNAUTHORIZED => {
-                Attempt::Fail(GraphError::Identity(IdentityError::InvalidCredentials {
+                Step::Fail(GraphError::Identity(IdentityError::InvalidCredentials {
                     kind: self.tokens.credentials().kind(),
                     detail: format!("Microsoft Graph refused a fresh token ({detail})"),
                 }))
             }
-            StatusCode::FORBIDDEN => Attempt::Fail(GraphError::PermissionDenied {
+            StatusCode::FORBIDDEN => Step::Fail(GraphError::PermissionDenied {
                 permission: call.permission,
                 detail,
             }),
-            StatusCode::PAYLOAD_TOO_LARGE => Attempt::Fail(GraphError::PhotoTooLarge {
+            StatusCode::PAYLOAD_TOO_LARGE => Step::Fail(GraphError::PhotoTooLarge {
                 bytes: call.body.as_ref().map_or(0, |(b, _)| b.len()),
             }),
-            StatusCode::TOO_MANY_REQUESTS => Attempt::Retry {
+            StatusCode::TOO_MANY_REQUESTS => Step::Retry {
                 advice,
                 throttled: true,
                 detail,
             },
-            s if matches!(s.as_u16(), 500 | 502 | 503 | 504) => Attempt::Retry {
+            s if matches!(s.as_u16(), 500 | 502 | 503 | 504) => Step::Retry {
                 advice,
                 throttled: false,
                 detail: format!("HTTP {s} {detail}"),
             },
-            s => Attempt::Fail(GraphError::Rejected {
+            s => Step::Fail(GraphError::Rejected {
                 status: s.as_u16(),
                 code: error.error.code,
                 message: first_line(&error.error.message),
             }),
-        })
+        }
     }
 }
 

@@ -122,6 +122,34 @@ pub struct Record {
     /// a different one later means someone else changed the photo.
     #[serde(default)]
     pub graph_etag: Option<String>,
+    /// SharePoint's copy of the photo, when that target is on: tracked on its
+    /// own, so a SharePoint failure is retried without another Graph upload.
+    #[serde(default)]
+    pub sharepoint: Option<TargetState>,
+}
+
+/// The outcome of one additional target (SharePoint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetState {
+    /// `synced`, `retrying` or `failed`.
+    pub status: Status,
+    /// What went wrong, if anything.
+    pub problem: Option<Problem>,
+    /// When this target was last written or tried.
+    pub updated: DateTime<Utc>,
+    /// For `retrying`: not before this time.
+    pub next_attempt: Option<DateTime<Utc>>,
+}
+
+impl Record {
+    /// The profile photo is set but SharePoint still needs these bytes.
+    pub fn sharepoint_pending(&self) -> bool {
+        self.status.is_current()
+            && self
+                .sharepoint
+                .as_ref()
+                .is_some_and(|t| t.status == Status::Retrying)
+    }
 }
 
 /// Delay before retry number `attempts + 1`: 5 minutes doubling per attempt,
@@ -322,6 +350,7 @@ mod tests {
             lease_until: None,
             next_attempt: None,
             graph_etag: None,
+            sharepoint: None,
         }
     }
 

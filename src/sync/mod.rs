@@ -68,6 +68,35 @@ impl Outcome {
     }
 }
 
+/// Where profile photos go.
+#[derive(Debug, Default)]
+pub struct Targets {
+    /// Microsoft Graph (Entra ID / Exchange); `None` runs dry.
+    pub graph: Option<Arc<GraphClient>>,
+    /// SharePoint Online's own copy; `None` when not configured.
+    pub sharepoint: Option<Arc<crate::sharepoint::SharePointClient>>,
+}
+
+impl Targets {
+    /// The targets `settings` configure; configuration problems are errors
+    /// here, at start-up, not once per photo.
+    pub fn from_settings(settings: &Settings, http: &reqwest::Client) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let graph = GraphClient::from_settings(&settings.graph, http.clone())
+            .context("the Microsoft Graph settings are not usable")?;
+        let sharepoint = crate::sharepoint::SharePointClient::from_settings(
+            settings.sharepoint.as_ref(),
+            &settings.graph,
+            http.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+        Ok(Self {
+            graph: graph.map(Arc::new),
+            sharepoint: sharepoint.map(Arc::new),
+        })
+    }
+}
+
 /// Runs the use cases; cheap to clone, shared by all requests.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -79,12 +108,14 @@ pub struct Engine {
 
 impl Engine {
     /// An engine over these containers and this Graph target (`None`: dry run).
-    pub fn new(settings: Arc<Settings>, stores: Stores, graph: Option<Arc<GraphClient>>) -> Self {
+    pub fn new(settings: Arc<Settings>, stores: Stores, targets: Targets) -> Self {
+        let Targets { graph, sharepoint } = targets;
         let flow = Flow {
             settings: Arc::clone(&settings),
             ledger: Ledger::new(stores.state.clone()),
             stores,
             graph,
+            sharepoint,
             mappings: Arc::default(),
             report_thumbnails: Arc::default(),
             lease: flow::LEASE,

@@ -219,6 +219,27 @@ fn env_file(fake: &FakeGraph, dir: &Path) -> PathBuf {
     path
 }
 
+/// `sync PHOTOS --out OUT --env-file ENV`.
+fn real_args(photos: &Path, out: &Path, env: &Path) -> Vec<String> {
+    [
+        photos,
+        Path::new("--out"),
+        out,
+        Path::new("--env-file"),
+        env,
+    ]
+    .iter()
+    .map(|p| p.to_str().unwrap().to_owned())
+    .collect()
+}
+
+/// Runs the CLI on a blocking thread: the fake serves on this runtime.
+async fn sync_off_runtime(args: Vec<String>) -> (Option<i32>, String, String) {
+    tokio::task::spawn_blocking(move || sync(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .unwrap()
+}
+
 fn add_sample_users(fake: &FakeGraph) {
     for upn in [
         "adele.vance@contoso.com",
@@ -238,21 +259,8 @@ async fn with_an_env_file_it_syncs_for_real() {
     let (root, photos) = samples();
     let out = root.path().join("out");
     let env = env_file(&fake, root.path());
-    let args: Vec<String> = [
-        photos.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--env-file",
-        env.to_str().unwrap(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    // The fake runs on this runtime: run the CLI off it.
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        sync(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let args = real_args(&photos, &out, &env);
+    let (code, stdout, stderr) = sync_off_runtime(args).await;
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     assert!(!stderr.contains("running dry"), "{stderr}");
     let rows = statuses(&report(&out));
@@ -291,15 +299,7 @@ async fn an_interrupted_run_is_completed_by_the_next_one() {
     fake.set_photo_delay(Duration::from_millis(150));
     let out = root.path().join("out");
     let env = env_file(&fake, root.path());
-    let args: Vec<String> = [
-        photos.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--env-file",
-        env.to_str().unwrap(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    let args = real_args(&photos, &out, &env);
 
     let mut child = Command::new(BINARY)
         .arg("sync")
@@ -326,11 +326,7 @@ async fn an_interrupted_run_is_completed_by_the_next_one() {
     );
 
     fake.set_photo_delay(Duration::ZERO);
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        sync(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let (code, stdout, stderr) = sync_off_runtime(args).await;
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     let rows = statuses(&report(&out));
     assert_eq!(rows.len(), 49, "every file exactly once");

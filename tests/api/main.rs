@@ -9,5 +9,6 @@ mod helpers;
 mod local;
 mod package;
 mod reconcile;
+mod sharepoint;
 mod store;
 mod sync;

@@ -14,10 +14,13 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 mod failure;
+mod finish;
 mod mapping_file;
 mod newest;
+mod sharepoint;
 
 use failure::Failure;
+use finish::{skip_reason, transient_outcome};
 
 use super::PhotoName;
 use super::ledger::{Ledger, LedgerError, Problem, Record, Status, UserRef, Versioned};
@@ -81,6 +84,8 @@ pub struct Flow {
     pub ledger: Ledger,
     /// Microsoft 365 target; `None` runs dry.
     pub graph: Option<Arc<GraphClient>>,
+    /// SharePoint Online target; `None` when not configured.
+    pub sharepoint: Option<Arc<crate::sharepoint::SharePointClient>>,
     /// The container's `mapping.csv` files.
     pub mappings: Arc<MappingCache>,
     /// One permit per core: rendering is CPU work, more at once only queues.
@@ -144,6 +149,16 @@ impl Flow {
             Ok(existing) => existing,
             Err(e) => return transient_outcome(&name, e),
         };
+        if let Some(current) = &existing
+            && !job.force
+            && current.record.sharepoint_pending()
+            && current.record.sha256 == sha256
+            && current.record.key == key
+            && self.sharepoint.is_some()
+        {
+            let current = current.clone();
+            return self.sharepoint_only(&job, bytes, current, started).await;
+        }
         if let Some(current) = &existing
             && !job.force
             && let Some(skip) = skip_reason(&current.record, &sha256, &key)
@@ -256,6 +271,7 @@ impl Flow {
             lease_until: None,
             next_attempt: None,
             graph_etag: previous.and_then(|r| r.graph_etag.clone()),
+            sharepoint: previous.and_then(|r| r.sharepoint.clone()),
         }
     }
 
@@ -305,9 +321,11 @@ impl Flow {
         let (Some(graph), Some(user)) = (&self.graph, &user) else {
             return Ok(Status::DryRun);
         };
-        let master = Bytes::from(rendition.master().jpeg.clone());
+        let master = Bytes::from(self.graph_master(&rendition).jpeg.clone());
         match graph.set_photo(&user.id, master).await? {
             Written::Done => {
+                self.write_sharepoint(&user.user_principal_name, &rendition, record)
+                    .await;
                 if self.settings.reconcile.enforce {
                     // What Graph holds now, to notice a change by someone else later.
                     record.graph_etag = graph
@@ -329,7 +347,7 @@ impl Flow {
 
     /// Renders on the blocking pool: it is CPU work.
     async fn render(&self, name: &PhotoName, bytes: Bytes) -> Result<Rendition, Failure> {
-        let options = self.settings.render.clone();
+        let options = self.render_options();
         let _slot = self.render_slots.acquire().await.expect("never closed");
         let rendered = tokio::task::spawn_blocking(move || pipeline::render(&bytes, &options))
             .await
@@ -356,7 +374,12 @@ impl Flow {
             metadata: Default::default(),
         };
         // All sizes at once: they are independent blobs.
-        let writes = rendition.thumbnails.iter().map(|thumbnail| {
+        let master = self.graph_master(rendition).size;
+        let wanted = rendition
+            .thumbnails
+            .iter()
+            .filter(|t| self.is_thumbnail(t.size, master));
+        let writes = wanted.map(|thumbnail| {
             let name = format!("{folder}/{0}x{0}.jpg", thumbnail.size);
             let bytes = Bytes::from(thumbnail.jpeg.clone());
             let properties = &properties;
@@ -371,116 +394,5 @@ impl Flow {
             result?;
         }
         Ok(())
-    }
-
-    /// Writes the final record (against the claim) and builds the outcome.
-    async fn finish(
-        &self,
-        mut record: Record,
-        claim: Option<String>,
-        result: Result<Status, Failure>,
-        started: Instant,
-    ) -> PhotoOutcome {
-        let elapsed = started.elapsed().as_millis();
-        let name = record.photo.clone();
-        let (transient, problem) = match result {
-            Ok(status) => {
-                record.status = status;
-                if status.is_current() {
-                    record.synced_at = Some(Utc::now());
-                }
-                (false, None)
-            }
-            Err(failure) => {
-                record.status = if failure.ignored {
-                    Status::Ignored
-                } else if failure.transient {
-                    Status::Retrying
-                } else {
-                    Status::Failed
-                };
-                let problem = (!failure.ignored).then_some(failure.problem.clone());
-                if failure.ignored {
-                    record.detail = Some(format!("not a photo ({})", failure.problem.message));
-                }
-                (failure.transient, problem)
-            }
-        };
-        record.problem = problem.clone();
-        record.lease_until = None;
-        record.next_attempt = (record.status == Status::Retrying)
-            .then(|| Utc::now() + super::ledger::retry_delay(record.attempts));
-        record.updated = Utc::now();
-
-        let expected = match claim {
-            Some(etag) => Some(etag),
-            // No claim was made (the bytes could not even be read): update
-            // whatever is there, or create.
-            None => match PhotoName::parse(&name) {
-                Ok(n) => self.ledger.get(&n).await.ok().flatten().map(|v| v.etag),
-                Err(_) => None,
-            },
-        };
-        let mut transient = transient;
-        if let Err(e) = self.ledger.put(&record, expected.as_deref()).await {
-            tracing::warn!(photo = %name, "cannot write the ledger record: {e}");
-            transient = true;
-        }
-
-        let who = record
-            .user
-            .as_ref()
-            .map_or_else(|| record.key.clone(), |u| u.upn.clone());
-        let status = serde_json::to_value(record.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let summary = match &problem {
-            None => format!("{name} → {who} {status} in {elapsed} ms"),
-            Some(p) => format!(
-                "{name} → {who} {status} in {elapsed} ms: {}: {}",
-                p.code, p.message
-            ),
-        };
-        PhotoOutcome {
-            status: Some(record.status),
-            problem,
-            transient,
-            summary,
-        }
-    }
-}
-
-/// Why nothing needs doing, if so.
-fn skip_reason(record: &Record, sha256: &str, key: &str) -> Option<String> {
-    let same = record.sha256 == sha256 && record.key == key;
-    match record.status {
-        Status::Synced | Status::Restored if same => return Some("unchanged".to_owned()),
-        Status::Failed if same => {
-            let code = record.problem.as_ref().map_or("", |p| p.code.as_str());
-            return Some(format!("unchanged since it failed ({code})"));
-        }
-        Status::Ignored if same => {
-            let why = record.detail.as_deref().unwrap_or("ignored");
-            return Some(format!("unchanged ({why})"));
-        }
-        _ => {}
-    }
-    if same && record.lease_until.is_some_and(|until| until > Utc::now()) {
-        return Some("another invocation is syncing it".to_owned());
-    }
-    None
-}
-
-fn transient_outcome(name: &PhotoName, error: impl std::fmt::Display) -> PhotoOutcome {
-    tracing::warn!(photo = %name, "ledger unavailable: {error:#}");
-    PhotoOutcome {
-        status: None,
-        problem: Some(Problem {
-            code: "storage-unavailable".to_owned(),
-            message: error.to_string(),
-        }),
-        transient: true,
-        summary: format!("{name}: ledger unavailable: {error}"),
     }
 }

@@ -56,6 +56,15 @@ pub fn decide(
         }
         Status::DryRun if graph_live => Decision::Sync("credentials configured"),
         Status::Removed => Decision::Sync("reappeared"),
+        _ if record.sharepoint_pending()
+            && record
+                .sharepoint
+                .as_ref()
+                .and_then(|t| t.next_attempt)
+                .is_none_or(|at| at <= now) =>
+        {
+            Decision::Sync("SharePoint retry due")
+        }
         _ => Decision::Skip,
     }
 }

@@ -61,6 +61,13 @@ fn status_word(status: Status) -> String {
 }
 
 fn row(record: &Record) -> Row {
+    // A SharePoint problem on a synced photo still needs attention.
+    let sharepoint = record.sharepoint.as_ref().and_then(|t| t.problem.as_ref());
+    let (code, detail) = match (&record.problem, sharepoint) {
+        (Some(p), _) => (p.code.clone(), p.message.clone()),
+        (None, Some(p)) => (p.code.clone(), format!("SharePoint: {}", p.message)),
+        (None, None) => (String::new(), record.detail.clone().unwrap_or_default()),
+    };
     Row {
         photo: record.photo.clone(),
         user: record
@@ -69,17 +76,8 @@ fn row(record: &Record) -> Row {
             .map(|u| u.upn.clone())
             .unwrap_or_default(),
         status: status_word(record.status),
-        code: record
-            .problem
-            .as_ref()
-            .map(|p| p.code.clone())
-            .unwrap_or_default(),
-        detail: record
-            .problem
-            .as_ref()
-            .map(|p| p.message.clone())
-            .or_else(|| record.detail.clone())
-            .unwrap_or_default(),
+        code,
+        detail,
         sha256: record.sha256.clone(),
         updated_at: record.updated.to_rfc3339(),
     }

@@ -37,6 +37,7 @@ fn record(status: Status, etag: &str) -> Record {
         lease_until: None,
         next_attempt: None,
         graph_etag: None,
+        sharepoint: None,
     }
 }
 

@@ -69,6 +69,7 @@ pub enum Route {
     Token,
     Users,
     Photo,
+    SharePoint,
 }
 
 /// A misbehaviour to inject.
@@ -103,16 +104,18 @@ pub struct TokenGrant {
     pub client_id: Option<String>,
 }
 
-struct Issued {
-    audience: String,
-    expires_at: Instant,
+pub(super) struct Issued {
+    pub(super) audience: String,
+    pub(super) expires_at: Instant,
+    /// `secret`, `certificate` or `managed identity`: SharePoint refuses secret tokens.
+    pub(super) credential: &'static str,
 }
 
 #[derive(Default)]
-struct Inner {
-    users: Vec<FakeUser>,
+pub(super) struct Inner {
+    pub(super) users: Vec<FakeUser>,
     photos: HashMap<String, (Vec<u8>, String)>,
-    tokens: HashMap<String, Issued>,
+    pub(super) tokens: HashMap<String, Issued>,
     requests: Vec<Recorded>,
     grants: Vec<TokenGrant>,
     faults: VecDeque<(Route, Fault)>,
@@ -120,11 +123,13 @@ struct Inner {
     deny_photo_writes: bool,
     deny_user_reads: bool,
     photo_delay: Duration,
+    pub(super) sp_files: HashMap<String, Vec<u8>>,
+    pub(super) sp_properties: Vec<(String, String, String)>,
 }
 
-struct Shared {
-    inner: Mutex<Inner>,
-    base_url: String,
+pub(super) struct Shared {
+    pub(super) inner: Mutex<Inner>,
+    pub(super) base_url: String,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     thumbprint: String,
@@ -247,6 +252,35 @@ impl FakeGraph {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
+    /// Settings that turn the SharePoint target on, against this fake.
+    pub fn sharepoint_env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "PHOTOSYNC_SHAREPOINT_MYSITE_URL".into(),
+                format!("{}/sp-my", self.url),
+            ),
+            (
+                "PHOTOSYNC_SHAREPOINT_ADMIN_URL".into(),
+                format!("{}/sp-admin", self.url),
+            ),
+            (
+                "PHOTOSYNC_SHAREPOINT_RESOURCE".into(),
+                format!("{}/sharepoint", self.url),
+            ),
+            ("PHOTOSYNC_SHAREPOINT_PACING_MS".into(), "0".into()),
+        ]
+    }
+
+    /// A file in SharePoint's `User Photos/Profile Pictures`.
+    pub fn sp_file(&self, name: &str) -> Option<Vec<u8>> {
+        self.inner().sp_files.get(name).cloned()
+    }
+
+    /// Profile properties set, as (account, property, value).
+    pub fn sp_properties(&self) -> Vec<(String, String, String)> {
+        self.inner().sp_properties.clone()
+    }
+
     /// Settings for an app registration with a client secret.
     pub fn secret_env(&self) -> Vec<(String, String)> {
         self.env(&[("PHOTOSYNC_CLIENT_SECRET", CLIENT_SECRET)])
@@ -286,7 +320,7 @@ impl FakeGraph {
     }
 }
 
-fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     let mut response = (
         status,
         axum::Json(json!({"error": {"code": code, "message": message}})),
@@ -321,6 +355,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .collect();
     let route = if path.ends_with("/oauth2/v2.0/token") || path == "/msi/token" {
         Route::Token
+    } else if path.starts_with("/sp-") {
+        Route::SharePoint
     } else if path.contains("/photo/") || path.ends_with("/photo") {
         Route::Photo
     } else {
@@ -404,6 +440,9 @@ fn route_request(
     }
     if path == "/msi/token" && method == "GET" {
         return managed_identity(shared, query, headers);
+    }
+    if path.starts_with("/sp-") {
+        return super::sharepoint::route(shared, method, path, headers, body);
     }
     if let Some(refusal) = refuse_unauthorized(shared, headers) {
         return refusal;
@@ -636,6 +675,7 @@ fn issue(shared: &Shared, grant: TokenGrant) -> (String, u64) {
         Issued {
             audience: grant.resource.clone(),
             expires_at: Instant::now() + Duration::from_secs(lifetime),
+            credential: grant.credential,
         },
     );
     inner.grants.push(grant);

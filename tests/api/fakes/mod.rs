@@ -2,3 +2,4 @@
 //! enforces what the real service enforces and records what it received.
 
 pub mod graph;
+pub mod sharepoint;
