@@ -3,6 +3,7 @@
 //! most 40 photos/s are possible — then a second run with nothing to do.
 //!
 //! Needs Azurite: `./scripts/with-azurite.sh cargo bench --bench reconcile`.
+//! Photos in flight: `PHOTOSYNC_RECONCILE_CONCURRENCY` (32 here unless set).
 
 #[allow(dead_code)]
 #[path = "../tests/api/fakes/graph.rs"]
