@@ -16,7 +16,7 @@ use url::Url;
 
 pub use assertion::AssertionSigner;
 
-use crate::resilience::{Next, RetryPolicy, retry_after};
+use crate::resilience::{RetryPolicy, Step, retry_after};
 
 /// Tokens are renewed when they have less than this left.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -219,52 +219,69 @@ impl TokenProvider {
 
     async fn fetch(&self, resource: &str) -> Result<(AccessToken, Duration), IdentityError> {
         let kind = self.credentials.kind();
+        self.retry
+            .run(
+                |attempt| self.fetch_once(resource, attempt),
+                |e| IdentityError::Unavailable {
+                    kind,
+                    detail: e.detail,
+                },
+            )
+            .await
+    }
+
+    async fn fetch_once(
+        &self,
+        resource: &str,
+        attempt: u32,
+    ) -> Step<(AccessToken, Duration), IdentityError> {
+        let kind = self.credentials.kind();
         let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        for attempt in 1.. {
-            let request = self.request(resource)?;
-            let (advice, detail) = match request.send().await {
-                Ok(response) if response.status().is_success() => {
-                    tracing::info!(
-                        credential = kind,
-                        resource,
-                        attempt,
-                        duration_ms = started.elapsed().as_millis() as u64,
-                        "token issued"
-                    );
-                    return parse_token(response, kind).await;
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let advice = retry_after(response.headers());
-                    let body: TokenErrorAnswer = response.json().await.unwrap_or_default();
-                    let detail = describe(status, &body);
-                    if !(status.is_server_error() || status.as_u16() == 429) {
-                        return Err(IdentityError::InvalidCredentials { kind, detail });
-                    }
-                    (advice, detail)
-                }
-                Err(e) => (
-                    None,
-                    format!("cannot reach the endpoint: {}", e.without_url()),
-                ),
-            };
-            tracing::warn!(
-                credential = kind,
-                resource,
-                attempt,
-                detail,
-                "token request failed"
-            );
-            match self.retry.next(attempt, waited, advice) {
-                Next::RetryAfter(delay) => {
-                    tokio::time::sleep(delay).await;
-                    waited += delay;
-                }
-                Next::GiveUp => return Err(IdentityError::Unavailable { kind, detail }),
+        let request = match self.request(resource) {
+            Ok(request) => request,
+            Err(e) => return Step::Fail(e),
+        };
+        let (advice, detail) = match request.send().await {
+            Ok(response) if response.status().is_success() => {
+                tracing::info!(
+                    credential = kind,
+                    resource,
+                    attempt,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "token issued"
+                );
+                return match parse_token(response, kind).await {
+                    Ok(token) => Step::Done(token),
+                    Err(e) => Step::Fail(e),
+                };
             }
+            Ok(response) => {
+                let status = response.status();
+                let advice = retry_after(response.headers());
+                let body: TokenErrorAnswer = response.json().await.unwrap_or_default();
+                let detail = describe(status, &body);
+                if !(status.is_server_error() || status.as_u16() == 429) {
+                    return Step::Fail(IdentityError::InvalidCredentials { kind, detail });
+                }
+                (advice, detail)
+            }
+            Err(e) => (
+                None,
+                format!("cannot reach the endpoint: {}", e.without_url()),
+            ),
+        };
+        tracing::warn!(
+            credential = kind,
+            resource,
+            attempt,
+            detail,
+            "token request failed"
+        );
+        Step::Retry {
+            advice,
+            throttled: false,
+            detail,
         }
-        unreachable!("the retry policy bounds the loop")
     }
 
     fn request(&self, resource: &str) -> Result<reqwest::RequestBuilder, IdentityError> {

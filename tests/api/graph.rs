@@ -540,3 +540,29 @@ async fn tokens_are_renewed_before_they_expire_not_after_a_failure() {
         "no call was refused"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_token_endpoint_outage_is_retried_then_reported_as_transient() {
+    let fake = fake_with_alice().await;
+    fake.inject(Route::Token, Fault::Unavailable, 1);
+    let client = client_with(
+        fake.secret_env(),
+        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400")],
+    );
+    client.find_user("alice@contoso.com").await.unwrap();
+    assert_eq!(fake.requests_to("POST", "/oauth2/v2.0/token").len(), 2);
+
+    let down = fake_with_alice().await;
+    down.inject(Route::Token, Fault::Unavailable, 100);
+    let client = client_with(
+        down.secret_env(),
+        &[
+            ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400"),
+            ("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "3"),
+        ],
+    );
+    let err = client.find_user("alice@contoso.com").await.unwrap_err();
+    assert_eq!(err.code(), "identity-unavailable");
+    assert!(err.is_transient());
+    assert_eq!(down.requests_to("POST", "/oauth2/v2.0/token").len(), 3);
+}
