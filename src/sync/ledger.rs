@@ -326,32 +326,38 @@ impl Ledger {
     }
 }
 
+/// A plausible record, for tests.
+#[cfg(test)]
+pub(crate) fn sample(photo: &str, status: Status) -> Record {
+    let now = Utc::now();
+    Record {
+        photo: photo.to_owned(),
+        etag: Some("\"0x1\"".into()),
+        sha256: "ab".repeat(32),
+        size: 10,
+        last_modified: Some(now),
+        key: "alice@contoso.com".into(),
+        user: None,
+        status,
+        problem: None,
+        detail: None,
+        attempts: 1,
+        first_seen: now,
+        updated: now,
+        synced_at: None,
+        lease_until: None,
+        next_attempt: None,
+        graph_etag: None,
+        sharepoint: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(photo: &str) -> Record {
-        let now = Utc::now();
-        Record {
-            photo: photo.to_owned(),
-            etag: Some("\"0x1\"".into()),
-            sha256: "ab".repeat(32),
-            size: 10,
-            last_modified: Some(now),
-            key: "alice@contoso.com".into(),
-            user: None,
-            status: Status::Retrying,
-            problem: None,
-            detail: None,
-            attempts: 1,
-            first_seen: now,
-            updated: now,
-            synced_at: None,
-            lease_until: None,
-            next_attempt: None,
-            graph_etag: None,
-            sharepoint: None,
-        }
+        sample(photo, Status::Retrying)
     }
 
     #[tokio::test]

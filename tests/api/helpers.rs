@@ -133,6 +133,20 @@ impl TestApp {
         }
     }
 
+    /// Puts a photo into this app's photos container (as a person would).
+    pub async fn upload(&self, name: &str, bytes: &[u8]) -> photosync::store::BlobInfo {
+        self.stores
+            .photos
+            .put(
+                name,
+                bytes::Bytes::copy_from_slice(bytes),
+                &photosync::store::BlobProperties::default(),
+                photosync::store::WriteMode::Overwrite,
+            )
+            .await
+            .expect("upload to Azurite")
+    }
+
     /// Everything the process wrote to stderr so far.
     pub fn logs(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

@@ -2,9 +2,7 @@
 //! second runs, changes, retries when due, the time budget, the concurrency
 //! cap, removals and the report.
 
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use photosync::store::{BlobProperties, WriteMode};
 use photosync::sync::PhotoName;
 use photosync::sync::ledger::{Ledger, Status};
 use serde_json::{Value, json};
@@ -40,16 +38,7 @@ async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
 }
 
 async fn upload(app: &TestApp, name: &str, bytes: Vec<u8>) {
-    app.stores
-        .photos
-        .put(
-            name,
-            Bytes::from(bytes),
-            &BlobProperties::default(),
-            WriteMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    app.upload(name, &bytes).await;
 }
 
 async fn status_of(app: &TestApp, name: &str) -> Status {

@@ -2,8 +2,6 @@
 //! account-name escaping, the certificate requirement, retries that never
 //! upload to Graph twice, and no calls when the target is off.
 
-use bytes::Bytes;
-use photosync::store::{BlobProperties, WriteMode};
 use photosync::sync::PhotoName;
 use photosync::sync::ledger::{Ledger, Record, Status};
 use serde_json::{Value, json};
@@ -26,16 +24,7 @@ async fn start(users: &[&str], extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
 /// Uploads and delivers the blob as the host would; returns the HTTP status.
 async fn drop_photo(app: &TestApp, name: &str) -> u16 {
     let bytes = jpeg(700, 700);
-    app.stores
-        .photos
-        .put(
-            name,
-            Bytes::from(bytes.clone()),
-            &BlobProperties::default(),
-            WriteMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    app.upload(name, &bytes).await;
     let body = json!({
         "Data": {"photo": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)},
         "Metadata": {"name": serde_json::to_string(name).unwrap(),

@@ -2,9 +2,7 @@
 //! Graph fake, driven with the host's exact blob-trigger bodies.
 
 use base64::Engine as _;
-use bytes::Bytes;
 use futures::TryStreamExt;
-use photosync::store::{BlobProperties, WriteMode};
 use photosync::sync::PhotoName;
 use photosync::sync::ledger::{Ledger, Record, Status};
 use serde_json::{Value, json};
@@ -48,17 +46,7 @@ async fn app_and_graph(extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
 
 /// Uploads to Azurite, then invokes as the host would; returns status and Logs.
 async fn drop_photo(app: &TestApp, name: &str, bytes: &[u8]) -> (u16, Vec<String>) {
-    let info = app
-        .stores
-        .photos
-        .put(
-            name,
-            Bytes::copy_from_slice(bytes),
-            &BlobProperties::default(),
-            WriteMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    let info = app.upload(name, bytes).await;
     invoke(app, name, bytes, info.etag.as_deref().unwrap_or("\"x\"")).await
 }
 
@@ -80,16 +68,7 @@ async fn invoke(app: &TestApp, name: &str, bytes: &[u8], etag: &str) -> (u16, Ve
 /// Uploads the blob, then delivers a body without its bytes (the handler reads
 /// the blob); returns the HTTP status.
 async fn deliver_without_bytes(app: &TestApp, name: &str, bytes: Vec<u8>) -> u16 {
-    app.stores
-        .photos
-        .put(
-            name,
-            Bytes::from(bytes.clone()),
-            &BlobProperties::default(),
-            WriteMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    app.upload(name, &bytes).await;
     let mut body: Value = serde_json::from_str(&body(name, &bytes, "\"e\"")).unwrap();
     body["Data"]["photo"] = Value::Null;
     let response = app
@@ -263,16 +242,7 @@ async fn two_racing_deliveries_upload_once() {
     let (app, fake) = app_and_graph(&[]).await;
     fake.set_photo_delay(std::time::Duration::from_millis(300));
     let photo = jpeg(800, 800);
-    app.stores
-        .photos
-        .put(
-            "alice@contoso.com.jpg",
-            Bytes::from(photo.clone()),
-            &BlobProperties::default(),
-            WriteMode::Overwrite,
-        )
-        .await
-        .unwrap();
+    app.upload("alice@contoso.com.jpg", &photo).await;
     let (a, b) = tokio::join!(
         invoke(&app, "alice@contoso.com.jpg", &photo, "\"e\""),
         invoke(&app, "alice@contoso.com.jpg", &photo, "\"e\"")

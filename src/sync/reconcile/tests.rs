@@ -15,29 +15,13 @@ fn blob(etag: &str) -> BlobInfo {
 }
 
 fn record(status: Status, etag: &str) -> Record {
-    let now = Utc::now();
     Record {
-        photo: "alice@contoso.com.jpg".into(),
         etag: Some(etag.into()),
-        sha256: "00".repeat(32),
-        size: 10,
-        last_modified: Some(now),
-        key: "alice@contoso.com".into(),
-        user: None,
-        status,
         problem: (status == Status::Failed).then(|| Problem {
             code: "user-not-found".into(),
             message: "no".into(),
         }),
-        detail: None,
-        attempts: 1,
-        first_seen: now,
-        updated: now,
-        synced_at: None,
-        lease_until: None,
-        next_attempt: None,
-        graph_etag: None,
-        sharepoint: None,
+        ..crate::sync::ledger::sample("alice@contoso.com.jpg", status)
     }
 }
 
