@@ -2,7 +2,8 @@
 //!
 //! The transport (`handler`) turns host invocations into these events and
 //! answers with the [`Outcome`]; it never talks to storage or Microsoft 365
-//! itself. Until the sync flow lands, the engine validates and logs.
+//! itself. One per-photo flow ([`Flow`]) serves the blob trigger, the
+//! Reconcile timer and local mode.
 
 mod flow;
 pub mod ledger;
