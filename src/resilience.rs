@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 /// How persistent an adapter is with a struggling service.
@@ -139,6 +140,29 @@ impl RetryPolicy {
     }
 }
 
+/// The retry step for an answer that means "try again": 429 (throttled) and
+/// the 5xx of a passing outage (500, 502, 503, 504). `None` for any other
+/// status, whose meaning is the adapter's to give.
+pub fn retry_step<T, E>(
+    status: StatusCode,
+    advice: Option<Duration>,
+    detail: &str,
+) -> Option<Step<T, E>> {
+    match status.as_u16() {
+        429 => Some(Step::Retry {
+            advice,
+            throttled: true,
+            detail: detail.to_owned(),
+        }),
+        500 | 502 | 503 | 504 => Some(Step::Retry {
+            advice,
+            throttled: false,
+            detail: format!("HTTP {status} {detail}"),
+        }),
+        _ => None,
+    }
+}
+
 /// Reads `Retry-After` as delta-seconds or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -173,6 +197,31 @@ mod tests {
         assert_eq!(retry_after(&headers(&past)), Some(Duration::ZERO));
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn only_throttling_and_passing_outages_are_retried() {
+        let seven = Some(Duration::from_secs(7));
+        let step =
+            |code: u16| retry_step::<(), ()>(StatusCode::from_u16(code).unwrap(), seven, "x");
+        assert!(
+            matches!(step(429), Some(Step::Retry { throttled: true, advice, .. }) if advice == seven)
+        );
+        for code in [500, 502, 503, 504] {
+            match step(code) {
+                Some(Step::Retry {
+                    throttled: false,
+                    detail,
+                    ..
+                }) => {
+                    assert!(detail.starts_with(&format!("HTTP {code}")), "{detail}");
+                }
+                _ => panic!("{code} is retried"),
+            }
+        }
+        for code in [400, 401, 403, 404, 413, 501] {
+            assert!(step(code).is_none(), "{code} is the adapter's to judge");
+        }
     }
 
     #[test]

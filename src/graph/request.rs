@@ -2,7 +2,7 @@
 //! timeout, retries on throttling and outages, one log line per attempt, and
 //! classification of what came back.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::{GraphClient, GraphError};
 use crate::identity::IdentityError;
-use crate::resilience::{Step, retry_after};
+use crate::resilience::{Step, retry_after, retry_step};
 
 /// A request to make.
 pub(super) struct Call {
@@ -144,16 +144,23 @@ impl GraphClient {
         }
         let error: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
         let detail = format!("{}: {}", error.error.code, first_line(&error.error.message));
+        // The token expired or was revoked early: fetch a new one, once.
+        if status == StatusCode::UNAUTHORIZED
+            && self
+                .tokens
+                .refresh_once(&self.options.resource, &token, refreshed)
+                .await
+        {
+            return Step::Retry {
+                advice: Some(Duration::ZERO),
+                throttled: false,
+                detail,
+            };
+        }
+        if let Some(retry) = retry_step(status, advice, &detail) {
+            return retry;
+        }
         match status {
-            StatusCode::UNAUTHORIZED if !refreshed.swap(true, Ordering::Relaxed) => {
-                // The token expired or was revoked early: fetch a new one, once.
-                self.tokens.invalidate(&self.options.resource, &token).await;
-                Step::Retry {
-                    advice: Some(Duration::ZERO),
-                    throttled: false,
-                    detail,
-                }
-            }
             StatusCode::UNAUTHORIZED => {
                 Step::Fail(GraphError::Identity(IdentityError::InvalidCredentials {
                     kind: self.tokens.credentials().kind(),
@@ -167,16 +174,6 @@ impl GraphClient {
             StatusCode::PAYLOAD_TOO_LARGE => Step::Fail(GraphError::PhotoTooLarge {
                 bytes: call.body.as_ref().map_or(0, |(b, _)| b.len()),
             }),
-            StatusCode::TOO_MANY_REQUESTS => Step::Retry {
-                advice,
-                throttled: true,
-                detail,
-            },
-            s if matches!(s.as_u16(), 500 | 502 | 503 | 504) => Step::Retry {
-                advice,
-                throttled: false,
-                detail: format!("HTTP {s} {detail}"),
-            },
             s => Step::Fail(GraphError::Rejected {
                 status: s.as_u16(),
                 code: error.error.code,

@@ -209,8 +209,24 @@ impl TokenProvider {
         Ok(token)
     }
 
-    /// Forgets `token` after a service refused it, so the next call fetches anew.
-    pub async fn invalidate(&self, resource: &str, token: &AccessToken) {
+    /// After a service answered 401: the first time for a call (`refreshed`
+    /// remembers), forgets `token` so the next attempt fetches a fresh one, and
+    /// says a retry is worth it; the second time, says it is not.
+    pub async fn refresh_once(
+        &self,
+        resource: &str,
+        token: &AccessToken,
+        refreshed: &std::sync::atomic::AtomicBool,
+    ) -> bool {
+        if refreshed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        self.invalidate(resource, token).await;
+        true
+    }
+
+    /// Forgets `token`, so the next call fetches anew.
+    async fn invalidate(&self, resource: &str, token: &AccessToken) {
         let mut cache = self.cache.lock().await;
         if cache.get(resource).is_some_and(|c| c.token.same_as(token)) {
             cache.remove(resource);

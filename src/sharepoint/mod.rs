@@ -7,7 +7,7 @@
 //! SharePoint refuses tokens obtained with a client secret.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::graph::GraphSettings;
 use crate::identity::{Credentials, IdentityError, TokenProvider};
-use crate::resilience::{RetryPolicy, Step, retry_after};
+use crate::resilience::{RetryPolicy, Step, retry_after, retry_step};
 
 /// The library folder SharePoint reads profile pictures from.
 const FOLDER: &str = "/User Photos/Profile Pictures";
@@ -302,31 +302,28 @@ impl SharePointClient {
             .chars()
             .take(300)
             .collect();
+        if status.is_success() {
+            return Step::Done(());
+        }
+        if status == StatusCode::UNAUTHORIZED
+            && self
+                .tokens
+                .refresh_once(&self.settings.resource, &token, refreshed)
+                .await
+        {
+            return Step::Retry {
+                advice: Some(Duration::ZERO),
+                throttled: false,
+                detail: text,
+            };
+        }
+        if let Some(retry) = retry_step(status, advice, &text) {
+            return retry;
+        }
         match status {
-            s if s.is_success() => Step::Done(()),
-            StatusCode::UNAUTHORIZED if !refreshed.swap(true, Ordering::Relaxed) => {
-                self.tokens
-                    .invalidate(&self.settings.resource, &token)
-                    .await;
-                Step::Retry {
-                    advice: Some(Duration::ZERO),
-                    throttled: false,
-                    detail: text,
-                }
-            }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 Step::Fail(SharePointError::PermissionDenied { detail: text })
             }
-            StatusCode::TOO_MANY_REQUESTS => Step::Retry {
-                advice,
-                throttled: true,
-                detail: text,
-            },
-            s if matches!(s.as_u16(), 500 | 502 | 503 | 504) => Step::Retry {
-                advice,
-                throttled: false,
-                detail: format!("HTTP {s} {text}"),
-            },
             s => Step::Fail(SharePointError::Rejected {
                 status: s.as_u16(),
                 detail: text,
