@@ -75,6 +75,18 @@ pub async fn spawn_app(extra_env: &[(&str, &str)]) -> TestApp {
     spawn_app_from(Path::new(BINARY), std::env::temp_dir().as_path(), extra_env).await
 }
 
+/// Like [`spawn_app`] with owned settings (a fake's `…_env()`) plus `extra`.
+pub async fn spawn_app_with(env: &[(String, String)], extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = pairs(env);
+    vars.extend_from_slice(extra);
+    spawn_app(&vars).await
+}
+
+/// Owned settings as the borrowed pairs [`spawn_app`] and [`run_binary`] take.
+pub fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 /// Like [`spawn_app`] with a given executable and app root (a packaged app).
 pub async fn spawn_app_from(binary: &Path, app_root: &Path, extra_env: &[(&str, &str)]) -> TestApp {
     let (containers, stores) = fresh_containers().await;

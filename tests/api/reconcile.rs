@@ -8,7 +8,7 @@ use photosync::sync::ledger::{Ledger, Status};
 use serde_json::{Value, json};
 
 use crate::fakes::graph::{FakeGraph, FakeUser, Fault, Route};
-use crate::helpers::{TestApp, jpeg, spawn_app};
+use crate::helpers::{TestApp, jpeg, spawn_app_with};
 
 fn tick() -> String {
     json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}},
@@ -32,9 +32,7 @@ async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
         ));
     }
     let env = fake.secret_env();
-    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    vars.extend_from_slice(extra);
-    (spawn_app(&vars).await, fake)
+    (spawn_app_with(&env, extra).await, fake)
 }
 
 async fn upload(app: &TestApp, name: &str, bytes: Vec<u8>) {
@@ -374,12 +372,9 @@ async fn retry_all_failed_after_fixing_the_cause() {
     reconcile(&app).await;
     assert_eq!(puts(&fake), 0);
     // …until the admin asks for a retry.
-    let env: Vec<(&str, &str)> = app
-        .env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (status, stdout, stderr) = crate::helpers::run_binary(&["retry", "--all-failed"], &env);
+    let env: Vec<(String, String)> = app.env.clone().into_iter().collect();
+    let (status, stdout, stderr) =
+        crate::helpers::run_binary(&["retry", "--all-failed"], &crate::helpers::pairs(&env));
     assert!(status.success(), "{stderr}");
     assert!(
         stdout.contains("will retry: newhire@contoso.com.jpg"),

@@ -7,7 +7,7 @@ use photosync::sync::ledger::{Ledger, Record, Status};
 use serde_json::{Value, json};
 
 use crate::fakes::graph::{FakeGraph, FakeUser, Fault, Route};
-use crate::helpers::{TestApp, jpeg, run_binary, spawn_app};
+use crate::helpers::{TestApp, jpeg, pairs, run_binary, spawn_app_with};
 
 async fn start(users: &[&str], extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
     let fake = FakeGraph::start().await;
@@ -16,9 +16,7 @@ async fn start(users: &[&str], extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
     }
     let mut env = fake.certificate_env();
     env.extend(fake.sharepoint_env());
-    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    vars.extend_from_slice(extra);
-    (spawn_app(&vars).await, fake)
+    (spawn_app_with(&env, extra).await, fake)
 }
 
 /// Uploads and delivers the blob as the host would; returns the HTTP status.
@@ -121,8 +119,7 @@ async fn a_client_secret_alone_is_one_clear_configuration_error() {
     let fake = FakeGraph::start().await;
     let mut env = fake.secret_env();
     env.extend(fake.sharepoint_env());
-    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (status, _, stderr) = run_binary(&["serve"], &vars);
+    let (status, _, stderr) = run_binary(&["serve"], &pairs(&env));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("sharepoint-needs-certificate"), "{stderr}");
     assert!(
@@ -187,8 +184,7 @@ async fn with_the_target_off_sharepoint_is_never_called() {
     let fake = FakeGraph::start().await;
     fake.add_user(FakeUser::new("id-alice", "alice@contoso.com"));
     let env = fake.certificate_env();
-    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = spawn_app(&vars).await;
+    let app = spawn_app_with(&env, &[]).await;
     assert_eq!(drop_photo(&app, "alice@contoso.com.jpg").await, 200);
     assert!(fake.photo("id-alice").is_some());
     assert!(fake.requests().iter().all(|r| !r.path.starts_with("/sp-")));

@@ -8,7 +8,7 @@ use photosync::sync::ledger::{Ledger, Record, Status};
 use serde_json::{Value, json};
 
 use crate::fakes::graph::{FakeGraph, FakeUser, Fault, Route};
-use crate::helpers::{TestApp, jpeg, spawn_app};
+use crate::helpers::{TestApp, jpeg, spawn_app_with};
 
 /// The host's body for a blob in the photos container.
 fn body(name: &str, bytes: &[u8], etag: &str) -> String {
@@ -39,9 +39,7 @@ async fn app_and_graph(extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
         ..FakeUser::new("id-alice", "Alice@contoso.com")
     });
     let env = fake.secret_env();
-    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    vars.extend_from_slice(extra);
-    (spawn_app(&vars).await, fake)
+    (spawn_app_with(&env, extra).await, fake)
 }
 
 /// Uploads to Azurite, then invokes as the host would; returns status and Logs.

@@ -635,31 +635,38 @@ fn filter_users(
 
 /// The 401 Graph answers for a missing, unknown, expired or foreign token.
 fn refuse_unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let unauthorized = |message: &str| {
-        Some(graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            message,
-        ))
-    };
-    let Some(token) = headers
+    bearer(shared, headers, &shared.base_url)
+        .err()
+        .map(|reason| {
+            graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                reason,
+            )
+        })
+}
+
+/// Checks the bearer token as every Microsoft service does: present, issued
+/// here, not expired, for `audience`. Gives how it was obtained, or why not.
+pub(super) fn bearer(
+    shared: &Shared,
+    headers: &HeaderMap,
+    audience: &str,
+) -> Result<&'static str, &'static str> {
+    let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return unauthorized("Access token is empty.");
-    };
+        .ok_or("Access token is empty.")?;
     let inner = shared.inner.lock().unwrap();
-    let Some(issued) = inner.tokens.get(token) else {
-        return unauthorized("Invalid token.");
-    };
+    let issued = inner.tokens.get(token).ok_or("Invalid token.")?;
     if issued.expires_at <= Instant::now() {
-        return unauthorized("Access token has expired or is not yet valid.");
+        return Err("Access token has expired or is not yet valid.");
     }
-    if issued.audience != shared.base_url {
-        return unauthorized("Invalid audience.");
+    if issued.audience != audience {
+        return Err("Invalid audience.");
     }
-    None
+    Ok(issued.credential)
 }
 
 fn issue(shared: &Shared, grant: TokenGrant) -> (String, u64) {

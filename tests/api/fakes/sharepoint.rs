@@ -6,9 +6,8 @@
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use tokio::time::Instant;
 
-use super::graph::{Shared, graph_error};
+use super::graph::{Shared, bearer, graph_error};
 
 const FOLDER: &str = "/User Photos/Profile Pictures";
 
@@ -45,25 +44,12 @@ pub(super) fn route(
 /// 401 unless the bearer token is a live app-only token for SharePoint that
 /// was not obtained with a client secret (SharePoint refuses those).
 fn refuse(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let unauthorized = |m: &str| Some((StatusCode::UNAUTHORIZED, m.to_owned()).into_response());
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))?;
-    let inner = shared.inner.lock().unwrap();
-    let Some(issued) = inner.tokens.get(token) else {
-        return unauthorized("Invalid token.");
+    let reason = match bearer(shared, headers, &format!("{}/sharepoint", shared.base_url)) {
+        Ok("secret") => "Unsupported app only token.",
+        Ok(_) => return None,
+        Err(reason) => reason,
     };
-    if issued.expires_at <= Instant::now() {
-        return unauthorized("The token is expired.");
-    }
-    if issued.audience != format!("{}/sharepoint", shared.base_url) {
-        return unauthorized("Invalid audience Uri.");
-    }
-    if issued.credential == "secret" {
-        return unauthorized("Unsupported app only token.");
-    }
-    None
+    Some((StatusCode::UNAUTHORIZED, reason.to_owned()).into_response())
 }
 
 /// `/User Photos/Profile Pictures')/Files/add(url='x_MThumb.jpg',overwrite=true)`.
