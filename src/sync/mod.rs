@@ -164,9 +164,13 @@ impl Engine {
 
     /// The timer fired: reconcile, write the report, log the summary.
     pub async fn reconcile(&self, tick: TimerTick) -> Outcome {
-        if tick.is_past_due {
-            tracing::info!("the timer is past due (the app was stopped or busy)");
-        }
+        // The schedule status tells an admin reading the log whether ticks were missed.
+        tracing::info!(
+            past_due = tick.is_past_due,
+            previous = ?tick.last,
+            next = ?tick.next,
+            "reconcile tick"
+        );
         let never = std::sync::atomic::AtomicBool::new(false);
         match reconcile::run(&self.flow, &self.settings.reconcile, &|_| {}, &never).await {
             Ok(summary) => Outcome::default().log(summary.line()),
