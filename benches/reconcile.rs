@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use photosync::config::Settings;
 use photosync::store::{BlobProperties, Stores, WriteMode};
-use photosync::sync::{Engine, Targets, reconcile};
+use photosync::sync::{Engine, Targets};
 
 const PHOTOS: usize = 1000;
 const LATENCY: Duration = Duration::from_millis(100);
@@ -102,14 +102,11 @@ async fn main() {
         .await;
 
     let targets = Targets::from_settings(&settings, &reqwest::Client::new()).unwrap();
-    let reconcile_settings = settings.reconcile.clone();
     let engine = Engine::new(Arc::new(settings), stores, targets);
 
     let started = Instant::now();
     let never = std::sync::atomic::AtomicBool::new(false);
-    let first = reconcile::run(engine.flow(), &reconcile_settings, &|_| {}, &never)
-        .await
-        .unwrap();
+    let first = engine.run_reconcile(&|_| {}, &never).await.unwrap();
     let first_time = started.elapsed();
     assert_eq!(
         fake.requests_to("PUT", "/photo/$value").len(),
@@ -119,9 +116,7 @@ async fn main() {
     );
 
     let started = Instant::now();
-    let second = reconcile::run(engine.flow(), &reconcile_settings, &|_| {}, &never)
-        .await
-        .unwrap();
+    let second = engine.run_reconcile(&|_| {}, &never).await.unwrap();
     let second_time = started.elapsed();
     assert_eq!(second.worked, 0, "{}", second.line());
 

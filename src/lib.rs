@@ -12,6 +12,7 @@ pub mod graph;
 pub mod handler;
 pub mod identity;
 pub mod pipeline;
+pub mod problem;
 pub mod resilience;
 pub mod sharepoint;
 pub mod store;

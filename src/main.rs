@@ -1,13 +1,15 @@
 //! Command line: parse arguments, load settings, run a command, map the
-//! result to an exit code (0 success, 1 some work failed, 2 usage or
-//! configuration error).
+//! result to an exit code (0 success, 1 some photos failed, 2 usage or
+//! configuration error, 3 a service could not be reached: run it again).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use photosync::commands::{self, package::TriggerSource};
-use photosync::config::Settings;
+use photosync::commands::{self, ExitKind, package::TriggerSource};
+use photosync::config::{Settings, parse_sizes};
+use photosync::graph::MatchBy;
+use photosync::sync::ledger::Status;
 
 /// Photos dropped into Azure Blob Storage become square thumbnails and
 /// Microsoft 365 profile photos.
@@ -36,11 +38,11 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Attribute file names are matched with: userPrincipalName, mail, employeeId, mailNickname, id.
-        #[arg(long, value_name = "ATTRIBUTE")]
-        match_by: Option<String>,
+        #[arg(long, value_name = "ATTRIBUTE", value_parser = parse_match_by)]
+        match_by: Option<MatchBy>,
         /// Comma-separated square sizes [default: the Microsoft 365 sizes].
-        #[arg(long, value_name = "N,N,…")]
-        sizes: Option<String>,
+        #[arg(long, value_name = "N,N,…", value_parser = parse_sizes)]
+        sizes: Option<Vec<u32>>,
         /// Settings file: a Functions local.settings.json or a .env file.
         #[arg(long, value_name = "FILE")]
         env_file: Option<PathBuf>,
@@ -86,82 +88,85 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Comma-separated square sizes [default: PHOTOSYNC_SIZES or the Microsoft 365 sizes].
-        #[arg(long, value_name = "N,N,…")]
-        sizes: Option<String>,
+        #[arg(long, value_name = "N,N,…", value_parser = parse_sizes)]
+        sizes: Option<Vec<u32>>,
         /// JPEG quality 1-100 [default: PHOTOSYNC_JPEG_QUALITY or 85].
-        #[arg(long, value_name = "Q")]
+        #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100))]
         quality: Option<u8>,
     },
 }
 
+/// `--match-by`, as the setting `PHOTOSYNC_MATCH_BY` reads it.
+fn parse_match_by(raw: &str) -> Result<MatchBy, String> {
+    MatchBy::parse(raw).ok_or_else(|| {
+        format!("`{raw}` must be userPrincipalName, mail, employeeId, mailNickname or id")
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let overrides = match &cli.command {
+    // A settings file (`--env-file`) adds variables; flags then override
+    // the typed settings, so an error names the flag, not a variable.
+    let file_vars = match &cli.command {
         Command::Sync {
-            dry_run,
-            match_by,
-            sizes,
-            env_file,
+            env_file: Some(path),
             ..
-        } => {
-            // Per-photo lines would fight the progress bar; the summary says it all.
-            let quiet = std::env::var_os("PHOTOSYNC_LOG").is_none()
-                && std::env::var_os("RUST_LOG").is_none();
-            let mut vars = Vec::new();
-            if quiet {
-                vars.push(("PHOTOSYNC_LOG".to_owned(), "warn".to_owned()));
+        } => match photosync::config::env_file::read(path) {
+            Ok(vars) => vars,
+            Err(e) => {
+                eprintln!("photosync: {e}");
+                return ExitCode::from(2);
             }
-            vars.extend(match env_file {
-                Some(path) => match photosync::config::env_file::read(path) {
-                    Ok(vars) => vars,
-                    Err(e) => {
-                        eprintln!("photosync: {e}");
-                        return ExitCode::from(2);
-                    }
-                },
-                None => Vec::new(),
-            });
-            if *dry_run {
-                vars.push(("PHOTOSYNC_DRY_RUN".to_owned(), "true".to_owned()));
-            }
-            if let Some(attribute) = match_by {
-                vars.push(("PHOTOSYNC_MATCH_BY".to_owned(), attribute.clone()));
-            }
-            if let Some(sizes) = sizes {
-                vars.push(("PHOTOSYNC_SIZES".to_owned(), sizes.clone()));
-            }
-            vars
-        }
-        Command::Thumbnail { sizes, quality, .. } => {
-            let mut vars = Vec::new();
-            if let Some(sizes) = sizes {
-                vars.push(("PHOTOSYNC_SIZES".to_owned(), sizes.clone()));
-            }
-            if let Some(quality) = quality {
-                vars.push(("PHOTOSYNC_JPEG_QUALITY".to_owned(), quality.to_string()));
-            }
-            vars
-        }
+        },
         _ => Vec::new(),
     };
-    let settings = match Settings::from_vars(std::env::vars().chain(overrides)) {
+    let mut settings = match Settings::from_vars(std::env::vars().chain(file_vars)) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("photosync: {e}");
             return ExitCode::from(2);
         }
     };
+    match &cli.command {
+        Command::Sync {
+            dry_run,
+            match_by,
+            sizes,
+            ..
+        } => {
+            // Per-photo lines would fight the progress bar; the summary says it all.
+            if std::env::var_os("PHOTOSYNC_LOG").is_none() && std::env::var_os("RUST_LOG").is_none()
+            {
+                settings.log.filter = "warn".to_owned();
+            }
+            settings.graph.dry_run |= *dry_run;
+            if let Some(match_by) = match_by {
+                settings.graph.match_by = *match_by;
+            }
+            if let Some(sizes) = sizes {
+                settings.render.sizes.clone_from(sizes);
+            }
+        }
+        Command::Thumbnail { sizes, quality, .. } => {
+            if let Some(sizes) = sizes {
+                settings.render.sizes.clone_from(sizes);
+            }
+            if let Some(quality) = quality {
+                settings.render.jpeg_quality = *quality;
+            }
+        }
+        _ => {}
+    }
     photosync::telemetry::init(&settings.log);
     match run(cli.command, settings) {
         Ok(code) => code,
-        Err(e) if e.downcast_ref::<commands::sync::UsageError>().is_some() => {
-            eprintln!("photosync: {e}");
-            ExitCode::from(2)
-        }
         Err(e) => {
-            tracing::error!("{e:#}");
+            let kind = commands::exit_kind(&e);
+            if kind != ExitKind::Usage {
+                tracing::error!("{e:#}");
+            }
             eprintln!("photosync: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(kind as u8)
         }
     }
 }
@@ -177,15 +182,15 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Init => runtime()?.block_on(commands::init::run(&settings))?,
         Command::Reconcile => {
             let summary = runtime()?.block_on(commands::reconcile::run(settings))?;
-            if summary.counts.iter().any(|(status, _)| status == "failed") {
-                return Ok(ExitCode::from(1));
+            if summary.count(Status::Failed) > 0 {
+                return Ok(ExitCode::from(ExitKind::SomeFailed as u8));
             }
         }
         Command::Sync { dir, out, .. } => {
             let job = commands::sync::LocalSync { dir, out };
             let (_, failed) = runtime()?.block_on(commands::sync::run(settings, &job))?;
             if failed > 0 {
-                return Ok(ExitCode::from(1));
+                return Ok(ExitCode::from(ExitKind::SomeFailed as u8));
             }
         }
         Command::Retry { photos, all_failed } => {
@@ -216,7 +221,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 options: settings.render,
             };
             if commands::thumbnail::run(&job)? > 0 {
-                return Ok(ExitCode::from(1));
+                return Ok(ExitCode::from(ExitKind::SomeFailed as u8));
             }
         }
     }

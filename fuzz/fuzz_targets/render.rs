@@ -13,10 +13,11 @@ fuzz_target!(|data: &[u8]| {
         sizes: vec![16, 48, 96],
         min_size: 8,
         max_pixels: 4_000_000,
+        master_max_bytes: Some(photosync::graph::MAX_PHOTO_BYTES),
         ..RenderOptions::default()
     };
     if let Ok(rendition) = render(data, &options) {
         assert!(!rendition.thumbnails.is_empty());
-        assert!(rendition.master().jpeg.len() <= photosync::pipeline::MAX_MASTER_BYTES);
+        assert!(rendition.master().jpeg.len() <= photosync::graph::MAX_PHOTO_BYTES);
     }
 });

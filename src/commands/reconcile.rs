@@ -9,18 +9,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{ReconcileSettings, Settings};
+use crate::config::Settings;
 use crate::store::Stores;
-use crate::sync::reconcile::{self, Progress, RunSummary};
+use crate::sync::reconcile::{Progress, RunSummary};
 use crate::sync::{Engine, Targets};
 
 /// Builds the engine as the handler does and runs once.
 pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
     let stores = Stores::open(&settings.storage, &settings.containers)
         .context("the storage settings are not usable")?;
-    let reconcile_settings = settings.reconcile.clone();
     let engine = engine(settings, stores)?;
-    let summary = run_engine(&engine, &reconcile_settings).await?;
+    let summary = run_engine(&engine).await?;
     println!("{}", summary.line());
     Ok(summary)
 }
@@ -37,10 +36,7 @@ pub fn engine(settings: Settings, stores: Stores) -> anyhow::Result<Engine> {
 }
 
 /// One run with progress output and Ctrl-C handling.
-pub async fn run_engine(
-    engine: &Engine,
-    settings: &ReconcileSettings,
-) -> anyhow::Result<RunSummary> {
+pub async fn run_engine(engine: &Engine) -> anyhow::Result<RunSummary> {
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn({
         let stop = Arc::clone(&stop);
@@ -76,6 +72,7 @@ pub async fn run_engine(
                 examined.load(Ordering::Relaxed),
                 worked.fetch_add(1, Ordering::Relaxed) + 1,
             ),
+            Progress::Planned(_) => return,
         };
         match &bar {
             Some(bar) => {
@@ -90,7 +87,7 @@ pub async fn run_engine(
             None => {}
         }
     };
-    let result = reconcile::run(engine.flow(), settings, &progress, &stop).await;
+    let result = engine.run_reconcile(&progress, &stop).await;
     watcher.abort();
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use crate::config::Settings;
 use crate::store::Store;
 use crate::sync::PhotoName;
-use crate::sync::ledger::{Ledger, Status};
+use crate::sync::ledger::{Ledger, LedgerError, Status};
 
 /// Marks the named photos (or every `failed` one) `retrying`, due now.
 /// Returns how many were marked.
@@ -26,9 +26,9 @@ pub async fn run(
         );
     }
     if all_failed {
-        let records = ledger.all().await.context("cannot read the ledger")?;
+        let scan = ledger.scan().await.context("cannot read the ledger")?;
         names.extend(
-            records
+            scan.records
                 .into_iter()
                 .filter(|v| v.record.status == Status::Failed)
                 .filter_map(|v| PhotoName::parse(&v.record.photo).ok()),
@@ -36,11 +36,22 @@ pub async fn run(
     }
     let mut marked = 0;
     for name in names {
-        if ledger
-            .request_retry(&name)
-            .await
-            .with_context(|| format!("cannot update the record of {name}"))?
-        {
+        let asked = match ledger.request_retry(&name).await {
+            // An unreadable record is dropped: the photo is then processed as new.
+            Err(LedgerError::Corrupt { .. }) => {
+                ledger
+                    .forget(&Ledger::key(&name))
+                    .await
+                    .with_context(|| format!("cannot delete the unreadable record of {name}"))?;
+                println!(
+                    "deleted the unreadable record of {name}: the next run processes it as new"
+                );
+                marked += 1;
+                continue;
+            }
+            other => other.with_context(|| format!("cannot update the record of {name}"))?,
+        };
+        if asked {
             println!("will retry: {name}");
             marked += 1;
         } else {

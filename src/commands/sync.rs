@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::UsageError;
 use crate::config::Settings;
 use crate::store::{Store, Stores};
 use crate::sync::ledger::{Ledger, Status};
@@ -20,11 +21,6 @@ pub struct LocalSync {
     /// Where thumbnails, ledger and reports go; default `DIR/../photosync-out`.
     pub out: Option<PathBuf>,
 }
-
-/// A problem with the command line rather than with photos (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 /// `DIR/../photosync-out`, or `./photosync-out` for a folder without a parent.
 pub fn default_out(dir: &Path) -> PathBuf {
@@ -42,7 +38,9 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
     }
     let out = job.out.clone().unwrap_or_else(|| default_out(&job.dir));
     let stores = Stores {
-        photos: Store::local(&job.dir).context("cannot open the photos folder")?,
+        // An OUT inside DIR is output, never input.
+        photos: Store::local_excluding(&job.dir, std::slice::from_ref(&out))
+            .context("cannot open the photos folder")?,
         thumbnails: Store::local(out.join(&settings.containers.thumbnails))
             .context("cannot create the thumbnails folder")?,
         state: Store::local(out.join(&settings.containers.state))
@@ -50,17 +48,17 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
     };
     // A laptop run has no host timeout to respect.
     settings.reconcile.budget = Duration::from_secs(365 * 24 * 3600);
-    let reconcile_settings = settings.reconcile.clone();
     let state_dir = out.join(&settings.containers.state);
     let thumbnails_dir = settings.containers.thumbnails.clone();
     let engine = super::reconcile::engine(settings, stores.clone())?.single_process();
-    let summary = super::reconcile::run_engine(&engine, &reconcile_settings).await?;
+    let summary = super::reconcile::run_engine(&engine).await?;
 
-    let records = Ledger::new(stores.state.clone())
-        .all()
+    let scan = Ledger::new(stores.state.clone())
+        .scan()
         .await
         .context("cannot read the ledger back")?;
-    let mut failures: Vec<_> = records
+    let mut failures: Vec<_> = scan
+        .records
         .iter()
         .map(|v| &v.record)
         .filter(|r| r.status == Status::Failed)
@@ -92,10 +90,17 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
             println!("  {}  {code}: {message}", record.photo);
         }
     }
+    for unusable in &summary.unusable {
+        println!("  {}  invalid-name: {}", unusable.name, unusable.reason);
+    }
+    for corrupt in &summary.corrupt {
+        println!("  {}  ledger-corrupt: {}", corrupt.key, corrupt.reason);
+    }
     println!(
         "\nthumbnails: {}\nreport:     {}",
         out.join(&thumbnails_dir).display(),
         state_dir.join("reports").join("latest.html").display()
     );
-    Ok((summary, failures.len()))
+    let failed = failures.len() + summary.unusable.len() + summary.corrupt.len();
+    Ok((summary, failed))
 }

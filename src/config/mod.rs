@@ -114,6 +114,13 @@ pub struct SettingsError {
     pub problem: String,
 }
 
+/// Settings that parse but cannot be used together or as given (a
+/// certificate that cannot be read, a secret where SharePoint needs a
+/// certificate): found at start-up, exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigurationError(pub String);
+
 impl SettingsError {
     fn new(setting: impl Into<String>, problem: impl fmt::Display) -> Self {
         Self {
@@ -371,7 +378,7 @@ fn render(env: &Env) -> Result<RenderOptions, SettingsError> {
 }
 
 /// `"648, 48,96"` → `[48, 96, 648]`.
-fn parse_sizes(raw: &str) -> Result<Vec<u32>, String> {
+pub fn parse_sizes(raw: &str) -> Result<Vec<u32>, String> {
     let mut sizes = raw
         .split(',')
         .map(|s| {

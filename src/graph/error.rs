@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::identity::IdentityError;
+use crate::problem::ProblemCode;
 
 /// Graph's limit for one photo upload.
 pub const MAX_PHOTO_BYTES: usize = 4 * 1024 * 1024;
@@ -58,27 +59,23 @@ pub enum GraphError {
 
 impl GraphError {
     /// Stable machine-readable code, used in reports and the ledger.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
-            Self::UserNotFound { .. } => "user-not-found",
-            Self::AmbiguousUser { .. } => "ambiguous-user",
-            Self::PermissionDenied { .. } => "permission-denied",
-            Self::PhotoUpdatesDisabled => "photo-updates-disabled",
+            Self::UserNotFound { .. } => ProblemCode::UserNotFound,
+            Self::AmbiguousUser { .. } => ProblemCode::AmbiguousUser,
+            Self::PermissionDenied { .. } => ProblemCode::PermissionDenied,
+            Self::PhotoUpdatesDisabled => ProblemCode::PhotoUpdatesDisabled,
             Self::Identity(e) => e.code(),
-            Self::Throttled { .. } => "throttled",
-            Self::Unavailable { .. } => "graph-unavailable",
-            Self::PhotoTooLarge { .. } => "photo-too-large",
-            Self::Rejected { .. } => "graph-rejected",
+            Self::Throttled { .. } => ProblemCode::Throttled,
+            Self::Unavailable { .. } => ProblemCode::GraphUnavailable,
+            Self::PhotoTooLarge { .. } => ProblemCode::PhotoTooLarge,
+            Self::Rejected { .. } => ProblemCode::GraphRejected,
         }
     }
 
     /// Whether retrying later (without a person changing anything) can succeed.
     pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Throttled { .. } | Self::Unavailable { .. } => true,
-            Self::Identity(e) => e.is_transient(),
-            _ => false,
-        }
+        self.code().is_transient()
     }
 
     /// A problem with the app's configuration rather than with one photo:

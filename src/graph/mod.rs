@@ -247,7 +247,7 @@ impl GraphClient {
                     Ok(_) => None,
                     Err(e) => {
                         tracing::info!(
-                            code = e.code(),
+                            code = %e.code(),
                             "photo update policy not readable; assuming cloud: {e}"
                         );
                         None

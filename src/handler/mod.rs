@@ -105,9 +105,9 @@ async fn invoke(
         .map(str::to_owned);
     tracing::debug!(bytes = body.len(), retry, "invocation received");
     let outcome = if function.eq_ignore_ascii_case(PHOTO_UPLOADED) {
-        photo_uploaded(&state, &body).await
+        photo_uploaded(&state, body).await
     } else if function.eq_ignore_ascii_case(RECONCILE) {
-        reconcile(&state, &body).await
+        reconcile(&state, body).await
     } else {
         tracing::warn!(function, "the host invoked an unknown function");
         return (
@@ -116,38 +116,74 @@ async fn invoke(
         )
             .into_response();
     };
+    let invocation = headers
+        .get(INVOCATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     match outcome {
         Err(PayloadError(reason)) => {
             tracing::error!(reason, "malformed invocation body");
+            failed_on_stderr(&function, invocation, 400, &reason);
             (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response()
         }
-        Ok(outcome) => answer(outcome),
+        Ok(outcome) => answer(&function, invocation, outcome),
     }
 }
 
-async fn photo_uploaded(state: &AppState, body: &[u8]) -> Result<Outcome, PayloadError> {
-    let request = payload::parse_request(body)?;
-    let event = payload::photo_event(&request, PHOTO_BINDING, &state.photos_container)?;
+/// Parsing a body of up to ~70 MB (JSON, base64) is CPU work: off the runtime.
+async fn parse_off_runtime<T: Send + 'static>(
+    body: Bytes,
+    read: impl FnOnce(&payload::InvocationRequest) -> Result<T, PayloadError> + Send + 'static,
+) -> Result<T, PayloadError> {
+    tokio::task::spawn_blocking(move || read(&payload::parse_request(&body)?))
+        .await
+        .map_err(|e| PayloadError(format!("reading the invocation body stopped: {e}")))?
+}
+
+async fn photo_uploaded(state: &AppState, body: Bytes) -> Result<Outcome, PayloadError> {
+    let container = Arc::clone(&state.photos_container);
+    let event = parse_off_runtime(body, move |request| {
+        payload::photo_event(request, PHOTO_BINDING, &container)
+    })
+    .await?;
     Ok(state.engine.photo_uploaded(event).await)
 }
 
-async fn reconcile(state: &AppState, body: &[u8]) -> Result<Outcome, PayloadError> {
-    let request = payload::parse_request(body)?;
-    let tick = payload::timer_tick(&request, TIMER_BINDING)?;
+async fn reconcile(state: &AppState, body: Bytes) -> Result<Outcome, PayloadError> {
+    let tick =
+        parse_off_runtime(body, |request| payload::timer_tick(request, TIMER_BINDING)).await?;
     Ok(state.engine.reconcile(tick).await)
 }
 
 /// A transient failure answers 500 so the host retries; everything else is 200,
 /// with the outcome recorded for the admin rather than retried pointlessly.
-fn answer(outcome: Outcome) -> Response {
-    let status = if outcome.transient_failure.is_some() {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
+fn answer(function: &str, invocation: &str, outcome: Outcome) -> Response {
     let mut logs = outcome.logs;
-    if let Some(reason) = outcome.transient_failure {
-        logs.push(format!("will be retried: {reason}"));
-    }
+    let status = match outcome.retry {
+        Some(reason) => {
+            let line = format!("will be retried: {reason}");
+            failed_on_stderr(function, invocation, 500, &line);
+            logs.push(line);
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        None => StatusCode::OK,
+    };
     (status, Json(InvocationResponse::with_logs(logs))).into_response()
+}
+
+/// The host drops the body of a non-2xx answer (`DefaultHttpWorkerService`
+/// calls `EnsureSuccessStatusCode()` before reading it), so the reason goes
+/// to stderr too, as one plain line: the host copies stderr lines into its
+/// log, and "failed" makes it an error there (`ParseErrorMessageAndLog`).
+fn failed_on_stderr(function: &str, invocation: &str, status: u16, reason: &str) {
+    let reason: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let invocation: String = invocation
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
+    eprintln!("photosync: {function} invocation {invocation} failed (HTTP {status}): {reason}");
 }

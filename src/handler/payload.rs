@@ -1,9 +1,21 @@
 //! The Functions host's invocation bodies and the answer it expects.
 //!
-//! Encoding traps (see the host's `HttpScriptInvocationContext`): binary data
-//! arrives base64-encoded; plain string metadata is JSON-encoded a second time
-//! (`"\"alice.jpg\""`); objects arrive as real JSON; unknown keys appear as the
-//! host evolves and must be ignored.
+//! Encoding traps (the host's `ScriptInvocationContextExtensions`,
+//! `GetHttpScriptInvocationContextValue`): binary data arrives
+//! base64-encoded; plain string metadata is JSON-encoded a second time
+//! (`"\"alice.jpg\""`, `JsonConvert.SerializeObject` of a string); objects
+//! arrive as real JSON (`JObject.FromObject`), and which properties they
+//! carry depends on the storage extension's version.
+//!
+//! So the reader is tolerant: it reads only the fields photosync uses,
+//! accepts both spellings the extensions have used (`ContentLength` /
+//! `Length`; `LastModified`), and an optional property of an unexpected
+//! type — storage extension 5.x sends `"ETag": {}` (see
+//! `tests/fixtures/blob-trigger-storage-v5.json`) — counts as "not given",
+//! never as a malformed body. Only a body with no way to name the blob is
+//! refused.
+
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -11,6 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::store::ETag;
 use crate::sync::{PhotoEvent, TimerTick};
 
 /// `{"Data": {...}, "Metadata": {...}}` as posted by the host.
@@ -83,47 +96,58 @@ fn metadata_object(value: &Value) -> Option<Map<String, Value>> {
     }
 }
 
-/// The blob's `Properties` fields photosync uses (others are ignored).
-#[derive(Debug, Default, Deserialize)]
-struct BlobProperties {
-    #[serde(rename = "Length")]
-    length: Option<u64>,
-    #[serde(rename = "ETag")]
-    etag: Option<String>,
-    #[serde(rename = "LastModified")]
-    last_modified: Option<DateTime<Utc>>,
-    #[serde(rename = "ContentType")]
-    content_type: Option<String>,
+/// The first of `keys` present in `map` with a usable value.
+fn first<T>(
+    map: &Map<String, Value>,
+    keys: &[&str],
+    read: impl Fn(&Value) -> Option<T>,
+) -> Option<T> {
+    keys.iter().find_map(|k| map.get(*k).and_then(&read))
+}
+
+/// A size: a JSON number, or a number in a string.
+fn as_size(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A point in time in RFC 3339 (how Newtonsoft writes `DateTimeOffset`).
+fn as_time(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        // `0001-01-01T00:00:00+00:00` is .NET's "unset".
+        .filter(|t| t.timestamp() > 0)
+}
+
+/// An ETag given as a string; `{}` (extension 5.x) or anything else is "not given".
+fn as_etag(value: &Value) -> Option<ETag> {
+    value.as_str().and_then(ETag::new)
+}
+
+/// A blob's user metadata: an object of strings (other values are skipped).
+fn as_metadata(value: &Value) -> Option<BTreeMap<String, String>> {
+    let map = metadata_object(value)?;
+    Some(
+        map.into_iter()
+            .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), metadata_string(&v)?)))
+            .collect(),
+    )
 }
 
 /// Reads a blob-trigger invocation whose trigger binding is `binding`.
+/// CPU work (JSON already parsed; base64 here): call it off the runtime.
 pub fn photo_event(
     request: &InvocationRequest,
     binding: &str,
     container: &str,
 ) -> Result<PhotoEvent, PayloadError> {
-    let bytes = match request.data.get(binding) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(encoded)) => Some(Bytes::from(
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|e| bad(format!("Data.{binding} is not base64: {e}")))?,
-        )),
-        Some(other) => {
-            return Err(bad(format!(
-                "Data.{binding} must be a base64 string, not {}",
-                json_kind(other)
-            )));
-        }
-    };
-
-    let name = match request.metadata.get("name") {
-        Some(value) => metadata_string(value).ok_or_else(|| {
-            bad(format!(
-                "Metadata.name must be a string, not {}",
-                json_kind(value)
-            ))
-        })?,
+    let name = match request.metadata.get("name").and_then(metadata_string) {
+        Some(name) => name,
         None => request
             .metadata
             .get("Uri")
@@ -131,24 +155,46 @@ pub fn photo_event(
             .and_then(|uri| name_from_uri(&uri, container))
             .ok_or_else(|| bad("Metadata has neither `name` nor a usable `Uri`"))?,
     };
+    let properties = request
+        .metadata
+        .get("Properties")
+        .and_then(metadata_object)
+        .unwrap_or_default();
+    let etag = first(&properties, &["ETag", "Etag"], as_etag);
+    let length = first(&properties, &["ContentLength", "Length"], as_size);
+    let last_modified = first(&properties, &["LastModified"], as_time);
+    let metadata = first(&request.metadata, &["Metadata"], as_metadata)
+        .or_else(|| first(&properties, &["Metadata"], as_metadata))
+        .unwrap_or_default();
 
-    let properties: BlobProperties = match request.metadata.get("Properties") {
-        None | Some(Value::Null) => BlobProperties::default(),
-        Some(value) => {
-            let map = metadata_object(value)
-                .ok_or_else(|| bad("Metadata.Properties must be an object"))?;
-            serde_json::from_value(Value::Object(map))
-                .map_err(|e| bad(format!("Metadata.Properties: {e}")))?
+    // Without a version, the flow reads bytes and version together from
+    // storage (one GET): decoding the host's copy would be wasted work.
+    let bytes = match (&etag, request.data.get(binding)) {
+        (Some(_), Some(Value::String(encoded))) => {
+            match base64::engine::general_purpose::STANDARD.decode(encoded.trim()) {
+                Ok(bytes) => Some(Bytes::from(bytes)),
+                Err(e) => {
+                    tracing::warn!("Data.{binding} is not base64 ({e}); reading the blob instead");
+                    None
+                }
+            }
         }
+        (Some(_), Some(other)) if !other.is_null() => {
+            tracing::warn!(
+                "Data.{binding} is {}, not a base64 string; reading the blob instead",
+                json_kind(other)
+            );
+            None
+        }
+        _ => None,
     };
-
     Ok(PhotoEvent {
         name,
         bytes,
-        etag: properties.etag,
-        length: properties.length,
-        content_type: properties.content_type,
-        last_modified: properties.last_modified,
+        etag,
+        length,
+        last_modified,
+        metadata,
     })
 }
 
@@ -169,44 +215,30 @@ fn percent_decode(segment: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// The timer binding's payload.
-#[derive(Debug, Deserialize)]
-struct TimerInfo {
-    #[serde(rename = "ScheduleStatus")]
-    schedule_status: Option<ScheduleStatus>,
-    #[serde(rename = "IsPastDue", default)]
-    is_past_due: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct ScheduleStatus {
-    #[serde(rename = "Last")]
-    last: Option<DateTime<Utc>>,
-    #[serde(rename = "Next")]
-    next: Option<DateTime<Utc>>,
-}
-
-/// Reads a timer-trigger invocation whose binding is `binding`.
+/// Reads a timer-trigger invocation whose binding is `binding`; schedule
+/// fields of an unexpected shape count as not given.
 pub fn timer_tick(request: &InvocationRequest, binding: &str) -> Result<TimerTick, PayloadError> {
     let value = request
         .data
         .get(binding)
         .ok_or_else(|| bad(format!("Data.{binding} is missing")))?;
-    let map = metadata_object(value).ok_or_else(|| {
+    let info = metadata_object(value).ok_or_else(|| {
         bad(format!(
             "Data.{binding} must be an object, not {}",
             json_kind(value)
         ))
     })?;
-    let info: TimerInfo = serde_json::from_value(Value::Object(map))
-        .map_err(|e| bad(format!("Data.{binding}: {e}")))?;
-    let (last, next) = info
-        .schedule_status
-        .map_or((None, None), |s| (s.last, s.next));
+    let status = info
+        .get("ScheduleStatus")
+        .and_then(metadata_object)
+        .unwrap_or_default();
     Ok(TimerTick {
-        is_past_due: info.is_past_due,
-        last,
-        next,
+        is_past_due: info
+            .get("IsPastDue")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        last: status.get("Last").and_then(as_time),
+        next: status.get("Next").and_then(as_time),
     })
 }
 

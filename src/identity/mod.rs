@@ -83,16 +83,19 @@ pub enum IdentityError {
 
 impl IdentityError {
     /// Stable code for reports.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::problem::ProblemCode {
+        use crate::problem::ProblemCode;
         match self {
-            Self::InvalidCredentials { .. } | Self::Configuration { .. } => "invalid-credentials",
-            Self::Unavailable { .. } => "identity-unavailable",
+            Self::InvalidCredentials { .. } | Self::Configuration { .. } => {
+                ProblemCode::InvalidCredentials
+            }
+            Self::Unavailable { .. } => ProblemCode::IdentityUnavailable,
         }
     }
 
     /// Whether waiting can help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        self.code().is_transient()
     }
 }
 

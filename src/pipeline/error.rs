@@ -33,12 +33,13 @@ pub enum PipelineError {
 impl PipelineError {
     /// Stable code: `unsupported-format`, `corrupt-image`, `image-too-large`
     /// or `image-too-small`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::problem::ProblemCode {
+        use crate::problem::ProblemCode;
         match self {
-            Self::UnsupportedFormat(_) => "unsupported-format",
-            Self::CorruptImage(_) => "corrupt-image",
-            Self::ImageTooLarge(_) => "image-too-large",
-            Self::ImageTooSmall { .. } => "image-too-small",
+            Self::UnsupportedFormat(_) => ProblemCode::UnsupportedFormat,
+            Self::CorruptImage(_) => ProblemCode::CorruptImage,
+            Self::ImageTooLarge(_) => ProblemCode::ImageTooLarge,
+            Self::ImageTooSmall { .. } => ProblemCode::ImageTooSmall,
         }
     }
 

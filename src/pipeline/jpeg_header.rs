@@ -146,6 +146,6 @@ mod tests {
         let mut jpeg = vec![0xFF, 0xD8];
         jpeg.extend(segment(0xC0, &[8, 0x01, 0x00, 0x02, 0x00, 3]));
         let cut = &jpeg[..jpeg.len() - 3];
-        assert_eq!(parse(cut).unwrap_err().code(), "corrupt-image");
+        assert_eq!(parse(cut).unwrap_err().code().as_str(), "corrupt-image");
     }
 }

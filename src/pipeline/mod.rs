@@ -55,13 +55,14 @@ pub struct RenderOptions {
     pub max_pixels: u64,
     /// Colour transparent pixels are flattened onto (sRGB).
     pub background: [u8; 3],
+    /// Largest the master (largest) JPEG may be: its quality steps down
+    /// until it fits. The caller's rule (Microsoft Graph's upload limit),
+    /// not the pipeline's; `None` for no ceiling.
+    pub master_max_bytes: Option<usize>,
 }
 
 /// The sizes Microsoft 365 serves profile photos at.
 pub const DEFAULT_SIZES: [u32; 9] = [48, 64, 96, 120, 240, 360, 432, 504, 648];
-
-/// Microsoft Graph refuses profile photos over 4 MB.
-pub const MAX_MASTER_BYTES: usize = 4 * 1024 * 1024;
 
 impl Default for RenderOptions {
     fn default() -> Self {
@@ -73,6 +74,7 @@ impl Default for RenderOptions {
             max_bytes: 50 * 1024 * 1024,
             max_pixels: 100_000_000,
             background: [255, 255, 255],
+            master_max_bytes: None,
         }
     }
 }
@@ -82,8 +84,8 @@ impl Default for RenderOptions {
 pub struct Thumbnail {
     /// Edge length in pixels.
     pub size: u32,
-    /// The JPEG file.
-    pub jpeg: Vec<u8>,
+    /// The JPEG file (cheap to clone: shared by every writer).
+    pub jpeg: bytes::Bytes,
     /// The quality it was encoded at (lower than asked only for an
     /// oversized master).
     pub quality: u8,
@@ -103,7 +105,7 @@ pub struct Rendition {
 }
 
 impl Rendition {
-    /// The largest thumbnail, uploaded to Microsoft Graph (at most 4 MB).
+    /// The largest thumbnail (within `master_max_bytes`).
     pub fn master(&self) -> &Thumbnail {
         self.thumbnails
             .last()
@@ -153,7 +155,9 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
 
     let mut thumbnails = Vec::with_capacity(squares.len());
     for square in &squares {
-        let limit = (square.side == master_side).then_some(MAX_MASTER_BYTES);
+        let limit = options
+            .master_max_bytes
+            .filter(|_| square.side == master_side);
         thumbnails.push(encode(square, options.jpeg_quality, limit)?);
     }
     Ok(Rendition {
@@ -206,7 +210,7 @@ fn encode(
             Some(max) if jpeg.len() > max => {
                 if quality <= 10 {
                     return Err(PipelineError::too_large(format!(
-                        "even at quality {quality} the {0}x{0} master is {1} bytes, over Microsoft Graph's 4 MB limit; use smaller sizes",
+                        "even at quality {quality} the {0}x{0} master is {1} bytes, over the {max}-byte limit; use smaller sizes",
                         square.side,
                         jpeg.len()
                     )));
@@ -216,7 +220,7 @@ fn encode(
             _ => {
                 return Ok(Thumbnail {
                     size: square.side,
-                    jpeg,
+                    jpeg: bytes::Bytes::from(jpeg),
                     quality,
                 });
             }

@@ -64,24 +64,21 @@ pub enum SharePointError {
 
 impl SharePointError {
     /// Stable code for reports and the ledger.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::problem::ProblemCode {
+        use crate::problem::ProblemCode;
         match self {
-            Self::NeedsCertificate => "sharepoint-needs-certificate",
+            Self::NeedsCertificate => ProblemCode::SharepointNeedsCertificate,
             Self::Identity(e) => e.code(),
-            Self::PermissionDenied { .. } => "sharepoint-permission-denied",
-            Self::Throttled { .. } => "sharepoint-throttled",
-            Self::Unavailable { .. } => "sharepoint-unavailable",
-            Self::Rejected { .. } => "sharepoint-rejected",
+            Self::PermissionDenied { .. } => ProblemCode::SharepointPermissionDenied,
+            Self::Throttled { .. } => ProblemCode::SharepointThrottled,
+            Self::Unavailable { .. } => ProblemCode::SharepointUnavailable,
+            Self::Rejected { .. } => ProblemCode::SharepointRejected,
         }
     }
 
     /// Whether retrying later can succeed.
     pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Throttled { .. } | Self::Unavailable { .. } => true,
-            Self::Identity(e) => e.is_transient(),
-            _ => false,
-        }
+        self.code().is_transient()
     }
 }
 

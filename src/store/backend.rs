@@ -4,8 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use object_store::ObjectStore;
-use object_store::azure::MicrosoftAzureBuilder;
+use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -52,11 +51,20 @@ impl fmt::Debug for Location {
     }
 }
 
+/// An opened Azure container.
+pub(super) struct Opened {
+    /// The `object_store` client.
+    pub store: Arc<MicrosoftAzure>,
+    /// The container's URL, for our own REST calls (listing).
+    pub container_url: Url,
+    /// Storage account name.
+    pub account: String,
+    /// Where it is, for messages.
+    pub location: Location,
+}
+
 /// Opens `container` on the account `storage` describes.
-pub(super) fn azure(
-    storage: &StorageSettings,
-    container: &str,
-) -> Result<(Arc<dyn ObjectStore>, Location), StoreError> {
+pub(super) fn azure(storage: &StorageSettings, container: &str) -> Result<Opened, StoreError> {
     let builder = MicrosoftAzureBuilder::new().with_container_name(container);
     let (builder, endpoint, account, key) = match &storage.kind {
         StorageKind::ConnectionString(connection) => {
@@ -103,15 +111,25 @@ pub(super) fn azure(
             storage.source
         ),
     })?;
-    Ok((
-        Arc::new(store),
-        Location::Azure {
+    let mut container_url = endpoint.clone();
+    container_url
+        .path_segments_mut()
+        .map_err(|()| StoreError::Configuration {
+            message: format!("blob endpoint {endpoint} cannot carry a path"),
+        })?
+        .pop_if_empty()
+        .push(container);
+    Ok(Opened {
+        store: Arc::new(store),
+        container_url,
+        account: account.clone(),
+        location: Location::Azure {
             endpoint,
             account,
             container: container.to_owned(),
             key,
         },
-    ))
+    })
 }
 
 /// `sv=…&sig=…` → pairs, percent-decoded as object_store expects.

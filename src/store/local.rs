@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use super::{BlobInfo, BlobProperties, StoreError, WriteMode};
 
 /// Folder (relative to the store's root) holding property sidecars.
-const SIDECAR_DIR: &str = ".photosync-properties";
+pub(super) const SIDECAR_DIR: &str = ".photosync-properties";
 
 /// Local-filesystem additions to a [`super::Store`].
 pub(super) struct LocalExtras {
@@ -50,12 +50,12 @@ pub(super) fn open(dir: &FsPath) -> Result<(Arc<dyn ObjectStore>, LocalExtras), 
     ))
 }
 
-/// Whether a listed name is one of our sidecars rather than a blob.
-pub(super) fn is_sidecar(name: &str) -> bool {
-    name.starts_with(SIDECAR_DIR) && name[SIDECAR_DIR.len()..].starts_with('/')
-}
-
 impl LocalExtras {
+    /// The store's root folder (canonical).
+    pub(super) fn root(&self) -> &FsPath {
+        &self.root
+    }
+
     fn sidecar(&self, name: &str) -> PathBuf {
         self.root.join(SIDECAR_DIR).join(format!("{name}.json"))
     }
@@ -76,7 +76,7 @@ impl LocalExtras {
             WriteMode::Create => PutMode::Create,
             WriteMode::IfMatch(expected) => {
                 let current = fs.head(path).await.map_err(map)?;
-                if current.e_tag.as_deref() != Some(expected.as_str()) {
+                if current.e_tag.as_deref().and_then(super::ETag::new) != Some(expected) {
                     return Err(StoreError::PreconditionFailed {
                         name: name.to_owned(),
                     });

@@ -5,9 +5,12 @@
 //! `object_store` paths, URLs or credentials. Errors carry stable codes and a
 //! transient/permanent classification so callers can decide to retry.
 
+mod azure_list;
 mod backend;
 mod container;
+mod etag;
 mod local;
+mod local_walk;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,12 +20,14 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::path::Path;
 use object_store::{
-    Attribute, AttributeValue, Attributes, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
-    PutOptions, PutPayload, UpdateVersion,
+    Attribute, AttributeValue, Attributes, GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt,
+    PutMode, PutOptions, PutPayload, UpdateVersion,
 };
 
 use crate::config::{Containers, StorageSettings};
+use crate::problem::ProblemCode;
 pub use backend::Location;
+pub use etag::ETag;
 
 /// One container (or, locally, one folder).
 #[derive(Clone)]
@@ -32,8 +37,38 @@ pub struct Store {
     /// Present for the local filesystem, which lacks attributes and ETag-conditional
     /// writes natively; it supplies both.
     local: Option<Arc<local::LocalExtras>>,
+    /// How this store lists: `object_store` refuses some names Azure and
+    /// file systems allow, so Azure and folders are listed by our own code.
+    lister: Lister,
     /// Where this is, for messages and container creation.
     location: Location,
+}
+
+/// The listing strategy of a [`Store`].
+#[derive(Clone)]
+enum Lister {
+    /// `object_store`'s own listing (memory: every name was validated on write).
+    ObjectStore,
+    /// The List Blobs REST call.
+    Azure(azure_list::AzureLister),
+    /// A walk of the folder that stays inside it.
+    Folder(Arc<local_walk::Walk>),
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// A blob, under whatever name the service allowed.
+    Blob(BlobInfo),
+    /// Something that is there but cannot be read as a blob (a file name
+    /// that is not UTF-8, a link out of the folder, an unreadable folder).
+    Unusable {
+        /// The name as well as it can be shown (may hold odd characters:
+        /// escape it before printing).
+        name: String,
+        /// Why it cannot be used, for the report.
+        reason: String,
+    },
 }
 
 impl std::fmt::Debug for Store {
@@ -81,7 +116,7 @@ pub struct BlobInfo {
     /// Size in bytes.
     pub size: u64,
     /// Version tag; changes on every write (content or metadata).
-    pub etag: Option<String>,
+    pub etag: Option<ETag>,
     /// Last write time.
     pub last_modified: DateTime<Utc>,
 }
@@ -116,7 +151,7 @@ pub enum WriteMode {
     /// Only if nothing exists yet (fails with `already-exists`).
     Create,
     /// Only if the blob still has this ETag (fails with `precondition-failed`).
-    IfMatch(String),
+    IfMatch(ETag),
 }
 
 /// A storage failure with a stable code.
@@ -134,6 +169,8 @@ pub enum StoreError {
         #[source]
         source: object_store::Error,
     },
+    #[error("blob `{name}` is {size} bytes, more than this read allows")]
+    TooLarge { name: String, size: u64 },
     #[error("blob name `{name}` is not usable: {reason}")]
     InvalidName { name: String, reason: String },
     #[error("storage is not configured correctly: {message}")]
@@ -147,22 +184,30 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Stable machine-readable code, used in reports and the ledger.
-    pub fn code(&self) -> &'static str {
+    /// The problem code for reports and the ledger. `AlreadyExists` and
+    /// `PreconditionFailed` are races the callers resolve (they never reach
+    /// a report); they count as a passing storage problem.
+    pub fn code(&self) -> ProblemCode {
         match self {
-            Self::NotFound { .. } => "blob-not-found",
-            Self::AlreadyExists { .. } => "already-exists",
-            Self::PreconditionFailed { .. } => "precondition-failed",
-            Self::AccessDenied { .. } => "storage-access-denied",
-            Self::InvalidName { .. } => "invalid-name",
-            Self::Configuration { .. } => "storage-configuration",
-            Self::Unavailable { .. } => "storage-unavailable",
+            Self::NotFound { .. } => ProblemCode::BlobNotFound,
+            Self::AccessDenied { .. } => ProblemCode::StorageAccessDenied,
+            Self::InvalidName { .. } => ProblemCode::InvalidName,
+            Self::Configuration { .. } => ProblemCode::StorageConfiguration,
+            Self::TooLarge { .. } => ProblemCode::ImageTooLarge,
+            Self::AlreadyExists { .. }
+            | Self::PreconditionFailed { .. }
+            | Self::Unavailable { .. } => ProblemCode::StorageUnavailable,
         }
     }
 
-    /// Whether trying again later can succeed without a person changing anything.
+    /// Whether trying again later can succeed without a person changing
+    /// anything. A lost race (`AlreadyExists`, `PreconditionFailed`) is not:
+    /// the caller re-reads and decides; repeating the same write loses again.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        !matches!(
+            self,
+            Self::AlreadyExists { .. } | Self::PreconditionFailed { .. }
+        ) && self.code().is_transient()
     }
 
     fn from_object_store(name: &str, error: object_store::Error) -> Self {
@@ -190,21 +235,46 @@ impl StoreError {
 impl Store {
     /// Opens `container` on the configured storage account.
     pub fn open(storage: &StorageSettings, container: &str) -> Result<Self, StoreError> {
-        let (inner, location) = backend::azure(storage, container)?;
+        let opened = backend::azure(storage, container)?;
         Ok(Self {
-            inner,
+            inner: opened.store.clone(),
             local: None,
-            location,
+            lister: Lister::Azure(azure_list::AzureLister::new(
+                opened.store,
+                opened.container_url,
+                opened.account,
+            )),
+            location: opened.location,
         })
     }
 
-    /// A folder on disk standing in for a container (local mode). Created if missing.
+    /// A folder on disk standing in for a container (local mode's outputs).
+    /// Created if missing.
     pub fn local(dir: impl Into<std::path::PathBuf>) -> Result<Self, StoreError> {
+        Self::local_excluding(dir, &[])
+    }
+
+    /// A folder on disk whose listing leaves out `excluded` folders (an
+    /// output folder placed inside the input folder is never read as input).
+    pub fn local_excluding(
+        dir: impl Into<std::path::PathBuf>,
+        excluded: &[std::path::PathBuf],
+    ) -> Result<Self, StoreError> {
         let dir = dir.into();
         let (inner, extras) = local::open(&dir)?;
+        let root = extras.root().to_path_buf();
+        let mut skip: Vec<std::path::PathBuf> = excluded
+            .iter()
+            .filter_map(|p| p.canonicalize().ok())
+            .collect();
+        skip.push(root.join(local::SIDECAR_DIR));
         Ok(Self {
             inner,
             local: Some(Arc::new(extras)),
+            lister: Lister::Folder(Arc::new(local_walk::Walk {
+                root,
+                excluded: skip,
+            })),
             location: Location::Folder(dir),
         })
     }
@@ -214,6 +284,7 @@ impl Store {
         Self {
             inner: Arc::new(object_store::memory::InMemory::new()),
             local: None,
+            lister: Lister::ObjectStore,
             location: Location::Memory,
         }
     }
@@ -228,14 +299,56 @@ impl Store {
         container::ensure(&self.location).await
     }
 
-    /// Reads a whole blob with its properties.
+    /// Reads a whole blob with its properties and version, in one request.
     pub async fn get(&self, name: &str) -> Result<Blob, StoreError> {
-        let path = path(name)?;
-        let result = self
-            .inner
-            .get(&path)
+        self.get_opts(name, GetOptions::default(), None)
             .await
-            .map_err(|e| StoreError::from_object_store(name, e))?;
+            .map(|b| b.expect("an unconditional read always answers"))
+    }
+
+    /// Like [`Store::get`], refusing (`TooLarge`, before the body is read)
+    /// a blob over `max_bytes`.
+    pub async fn get_limited(&self, name: &str, max_bytes: u64) -> Result<Blob, StoreError> {
+        self.get_opts(name, GetOptions::default(), Some(max_bytes))
+            .await
+            .map(|b| b.expect("an unconditional read always answers"))
+    }
+
+    /// Reads a blob unless it still has version `etag` (`None`: unchanged).
+    /// Re-reading a small file that rarely changes then costs no transfer.
+    pub async fn get_if_changed(
+        &self,
+        name: &str,
+        etag: &ETag,
+        max_bytes: Option<u64>,
+    ) -> Result<Option<Blob>, StoreError> {
+        let options = GetOptions {
+            if_none_match: Some(etag.raw().to_owned()),
+            ..GetOptions::default()
+        };
+        self.get_opts(name, options, max_bytes).await
+    }
+
+    async fn get_opts(
+        &self,
+        name: &str,
+        options: GetOptions,
+        max_bytes: Option<u64>,
+    ) -> Result<Option<Blob>, StoreError> {
+        let path = path(name)?;
+        let result = match self.inner.get_opts(&path, options).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotModified { .. }) => return Ok(None),
+            Err(e) => return Err(StoreError::from_object_store(name, e)),
+        };
+        if let Some(max) = max_bytes
+            && result.meta.size > max
+        {
+            return Err(StoreError::TooLarge {
+                name: name.to_owned(),
+                size: result.meta.size,
+            });
+        }
         let info = info(&result.meta);
         let mut properties = from_attributes(&result.attributes);
         let bytes = result
@@ -245,11 +358,11 @@ impl Store {
         if let Some(local) = &self.local {
             properties = local.read_properties(name).await?;
         }
-        Ok(Blob {
+        Ok(Some(Blob {
             info,
             bytes,
             properties,
-        })
+        }))
     }
 
     /// Reads a blob's identity and version without its content.
@@ -283,7 +396,7 @@ impl Store {
                 WriteMode::Overwrite => PutMode::Overwrite,
                 WriteMode::Create => PutMode::Create,
                 WriteMode::IfMatch(etag) => PutMode::Update(UpdateVersion {
-                    e_tag: Some(etag),
+                    e_tag: Some(etag.raw().to_owned()),
                     version: None,
                 }),
             },
@@ -299,7 +412,7 @@ impl Store {
         Ok(BlobInfo {
             name: name.to_owned(),
             size,
-            etag: result.e_tag,
+            etag: result.e_tag.as_deref().and_then(ETag::new),
             last_modified: Utc::now(),
         })
     }
@@ -316,20 +429,61 @@ impl Store {
         Ok(())
     }
 
-    /// Lists blobs under `prefix` (all when `None`), page by page as the service
-    /// returns them, so huge containers never sit in memory at once.
-    pub fn list(&self, prefix: Option<&str>) -> BoxStream<'static, Result<BlobInfo, StoreError>> {
-        let prefix_path = match prefix.map(path).transpose() {
-            Ok(p) => p,
-            Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
-        };
-        let hide_sidecars = self.local.is_some();
-        self.inner
-            .list(prefix_path.as_ref())
-            .map_err(|e| StoreError::from_object_store("(listing)", e))
-            .map_ok(|meta| info(&meta))
-            .try_filter(move |blob| {
-                futures::future::ready(!(hide_sidecars && local::is_sidecar(&blob.name)))
+    /// Lists everything under `prefix` (all when `None`), page by page as
+    /// the service returns them, so huge containers never sit in memory at
+    /// once. Every name the service allows comes through; entries that
+    /// cannot be read at all are [`Listed::Unusable`]. An `Err` item means
+    /// the listing itself failed (the service is down, the container is gone).
+    pub fn list(&self, prefix: Option<&str>) -> BoxStream<'static, Result<Listed, StoreError>> {
+        match &self.lister {
+            Lister::Azure(lister) => lister
+                .list(prefix.map(str::to_owned))
+                .map_ok(Listed::Blob)
+                .boxed(),
+            Lister::Folder(walk) => {
+                let walk = Arc::clone(walk);
+                let prefix = prefix.map(str::to_owned);
+                futures::stream::once(async move {
+                    tokio::task::spawn_blocking(move || walk.run(prefix.as_deref()))
+                        .await
+                        .map_err(|e| StoreError::Unavailable {
+                            name: "(listing)".to_owned(),
+                            source: anyhow::Error::new(e).context("the folder walk stopped"),
+                        })
+                })
+                .map_ok(|entries| futures::stream::iter(entries.into_iter().map(Ok)))
+                .try_flatten()
+                .boxed()
+            }
+            Lister::ObjectStore => {
+                let prefix_path = match prefix.map(path).transpose() {
+                    Ok(p) => p,
+                    Err(e) => return futures::stream::once(async { Err(e) }).boxed(),
+                };
+                self.inner
+                    .list(prefix_path.as_ref())
+                    .map_err(|e| StoreError::from_object_store("(listing)", e))
+                    .map_ok(|meta| Listed::Blob(info(&meta)))
+                    .boxed()
+            }
+        }
+    }
+
+    /// The blobs under `prefix`, leaving out unusable entries (for listings
+    /// of photosync's own state, where such an entry is nobody's photo).
+    pub fn list_blobs(
+        &self,
+        prefix: Option<&str>,
+    ) -> BoxStream<'static, Result<BlobInfo, StoreError>> {
+        self.list(prefix)
+            .try_filter_map(|entry| async move {
+                Ok(match entry {
+                    Listed::Blob(blob) => Some(blob),
+                    Listed::Unusable { name, reason } => {
+                        tracing::debug!(name = %name.escape_debug(), reason, "unusable entry left out");
+                        None
+                    }
+                })
             })
             .boxed()
     }
@@ -348,7 +502,7 @@ fn info(meta: &ObjectMeta) -> BlobInfo {
     BlobInfo {
         name: meta.location.to_string(),
         size: meta.size,
-        etag: meta.e_tag.clone(),
+        etag: meta.e_tag.as_deref().and_then(ETag::new),
         last_modified: meta.last_modified,
     }
 }

@@ -2,26 +2,36 @@
 //!
 //! The transport (`handler`) turns host invocations into these events and
 //! answers with the [`Outcome`]; it never talks to storage or Microsoft 365
-//! itself. One per-photo flow ([`Flow`]) serves the blob trigger, the
-//! Reconcile timer and local mode.
+//! itself. [`Engine`] is the public face; behind it one per-photo flow serves
+//! the blob trigger, the Reconcile timer and local mode, and every "what to
+//! do with this photo" question is answered by [`decide::next_action`].
 
+pub mod decide;
 mod flow;
 pub mod ledger;
 pub mod mapping;
 pub mod photo_name;
+mod plan;
 pub mod reconcile;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::graph::GraphClient;
-use crate::store::Stores;
-pub use flow::{Flow, PhotoJob, PhotoOutcome, sha256_hex};
+use crate::store::{ETag, StoreError, Stores};
+pub use decide::Source;
+use flow::Flow;
+pub use flow::{Delivery, FOCUS_METADATA, LEASE, PhotoJob, PhotoOutcome};
 use ledger::Ledger;
 pub use photo_name::{NameError, PhotoName};
+pub use plan::RenditionPlan;
+use reconcile::{Progress, Reconciler, RunSummary};
 
 /// A blob-trigger delivery: one photo was created or changed.
 #[derive(Debug, Clone)]
@@ -30,14 +40,15 @@ pub struct PhotoEvent {
     pub name: String,
     /// The blob's bytes when the host sent them; `None` means read the blob.
     pub bytes: Option<Bytes>,
-    /// The blob's ETag at trigger time, to tie the ledger to a version.
-    pub etag: Option<String>,
+    /// The blob's version at trigger time, when the host says (storage
+    /// extension 5.x sends none: then it is read from storage with the bytes).
+    pub etag: Option<ETag>,
     /// Size the host reported, checked before the bytes are used.
     pub length: Option<u64>,
-    /// Content type as uploaded (informational: formats are sniffed from bytes).
-    pub content_type: Option<String>,
     /// Last write time the host reported.
     pub last_modified: Option<DateTime<Utc>>,
+    /// The blob's user metadata, as the host sent it.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// A timer tick.
@@ -56,17 +67,9 @@ pub struct TimerTick {
 pub struct Outcome {
     /// Lines for the host log (`Logs` in the answer).
     pub logs: Vec<String>,
-    /// Set when the work failed for a reason that may pass; the host should retry.
-    pub transient_failure: Option<String>,
-}
-
-impl Outcome {
-    fn log(mut self, line: impl Into<String>) -> Self {
-        let line = line.into();
-        tracing::info!("{line}");
-        self.logs.push(line);
-        self
-    }
+    /// Set when the work failed for a reason that may pass: why. The host
+    /// should retry.
+    pub retry: Option<String>,
 }
 
 /// Where profile photos go.
@@ -82,49 +85,58 @@ impl Targets {
     /// The targets `settings` configure; configuration problems are errors
     /// here, at start-up, not once per photo.
     pub fn from_settings(settings: &Settings, http: &reqwest::Client) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        let graph = GraphClient::from_settings(&settings.graph, http.clone())
-            .context("the Microsoft Graph settings are not usable")?;
+        use crate::config::ConfigurationError;
+        let graph = GraphClient::from_settings(&settings.graph, http.clone()).map_err(|e| {
+            ConfigurationError(format!(
+                "the Microsoft Graph settings are not usable: {e} ({})",
+                e.code()
+            ))
+        })?;
         let sharepoint = crate::sharepoint::SharePointClient::from_settings(
             settings.sharepoint.as_ref(),
             &settings.graph,
             http.clone(),
         )
-        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+        .map_err(|e| ConfigurationError(format!("{e} ({})", e.code())))?;
         Ok(Self {
             graph: graph.map(Arc::new),
             sharepoint: sharepoint.map(Arc::new),
         })
+    }
+
+    /// Whether profile photos are really written (credentials, not dry).
+    pub fn graph_live(&self) -> bool {
+        self.graph.as_ref().is_some_and(|g| !g.is_dry_run())
     }
 }
 
 /// Runs the use cases; cheap to clone, shared by all requests.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    /// Validated settings.
-    settings: Arc<Settings>,
     /// The per-photo flow.
-    flow: Flow,
+    flow: Arc<Flow>,
+    /// The Reconcile run and what it keeps between runs (the report's thumbnails).
+    reconciler: Arc<Reconciler>,
 }
 
 impl Engine {
-    /// An engine over these containers and this Graph target (`None`: dry run).
+    /// An engine over these containers and targets (no Graph: dry run).
     pub fn new(settings: Arc<Settings>, stores: Stores, targets: Targets) -> Self {
-        let Targets { graph, sharepoint } = targets;
-        let flow = Flow {
-            settings: Arc::clone(&settings),
-            ledger: Ledger::new(stores.state.clone()),
-            stores,
-            graph,
-            sharepoint,
-            mappings: Arc::default(),
-            report_thumbnails: Arc::default(),
-            lease: flow::LEASE,
-            render_slots: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
-        };
-        Self { settings, flow }
+        Self::from_flow(Flow::new(settings, stores, targets))
+    }
+
+    fn from_flow(flow: Flow) -> Self {
+        Self {
+            flow: Arc::new(flow),
+            reconciler: Arc::new(Reconciler::default()),
+        }
+    }
+
+    /// For a single process over a local folder: claims left by an
+    /// interrupted run are not honoured (no other worker can hold them).
+    pub fn single_process(self) -> Self {
+        let flow = Arc::try_unwrap(self.flow).expect("not yet shared");
+        Self::from_flow(flow.without_lease())
     }
 
     /// A photo arrived.
@@ -132,33 +144,34 @@ impl Engine {
         let name = match PhotoName::parse(&event.name) {
             Ok(name) => name,
             Err(e) => {
-                let line = format!("refused photo {:?}: {} ({e})", event.name, e.code());
-                tracing::warn!(code = e.code(), "{line}");
+                let shown = photo_name::escaped(&event.name);
+                let line = format!("refused photo \"{shown}\": {} ({e})", e.code());
+                tracing::warn!(code = %e.code(), "{line}");
                 return Outcome {
                     logs: vec![line],
-                    transient_failure: None,
+                    retry: None,
                 };
             }
         };
+        let delivered = event.bytes.map(|bytes| Delivery {
+            bytes,
+            etag: event.etag,
+            last_modified: event.last_modified,
+            metadata: event.metadata,
+        });
         let outcome = self
             .flow
             .sync_photo(PhotoJob {
                 name,
-                bytes: event.bytes,
-                etag: event.etag,
+                delivered,
                 length: event.length,
-                last_modified: event.last_modified,
+                source: Source::Delivery,
                 force: false,
             })
             .await;
         Outcome {
-            transient_failure: outcome.transient.then(|| {
-                outcome
-                    .problem
-                    .as_ref()
-                    .map_or_else(String::new, |p| p.code.clone())
-            }),
             logs: vec![outcome.summary],
+            retry: outcome.retry,
         }
     }
 
@@ -171,29 +184,61 @@ impl Engine {
             next = ?tick.next,
             "reconcile tick"
         );
-        let never = std::sync::atomic::AtomicBool::new(false);
-        match reconcile::run(&self.flow, &self.settings.reconcile, &|_| {}, &never).await {
-            Ok(summary) => Outcome::default().log(summary.line()),
-            Err(e) => {
-                let line = format!("reconcile failed: {} ({e:#})", e.code());
-                tracing::error!(code = e.code(), "{line}");
+        let never = AtomicBool::new(false);
+        match self.run_reconcile(&|_| {}, &never).await {
+            Ok(summary) => {
+                let line = summary.line();
+                tracing::info!("{line}");
                 Outcome {
                     logs: vec![line],
-                    transient_failure: Some(e.code().to_owned()),
+                    retry: None,
+                }
+            }
+            Err(e) => {
+                let line = format!("reconcile failed: {} ({e:#})", e.code());
+                tracing::error!(code = %e.code(), "{line}");
+                Outcome {
+                    logs: vec![line.clone()],
+                    retry: Some(line),
                 }
             }
         }
     }
 
-    /// For a single process over a local folder: claims left by an interrupted
-    /// run are not honoured (no other worker can hold them).
-    pub fn single_process(mut self) -> Self {
-        self.flow.lease = std::time::Duration::ZERO;
-        self
+    /// One Reconcile run, with progress events and a stop flag (the CLI's
+    /// progress bar and Ctrl-C).
+    pub async fn run_reconcile(
+        &self,
+        progress: &(dyn Fn(Progress) + Sync),
+        stop: &AtomicBool,
+    ) -> Result<RunSummary, StoreError> {
+        self.reconciler.run(&self.flow, progress, stop).await
     }
 
-    /// The per-photo flow (for commands that drive it directly).
-    pub fn flow(&self) -> &Flow {
-        &self.flow
+    /// The ledger (for `photosync retry` and `status`).
+    pub fn ledger(&self) -> &Ledger {
+        self.flow.ledger()
+    }
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`sha256_hex`] off the async runtime for anything but small inputs (a
+/// 50 MB photo takes a noticeable time, which would stall other requests).
+pub async fn sha256_hex_blocking(bytes: Bytes) -> String {
+    if bytes.len() <= 256 * 1024 {
+        return sha256_hex(&bytes);
+    }
+    let copy = bytes.clone();
+    match tokio::task::spawn_blocking(move || sha256_hex(&copy)).await {
+        Ok(hex) => hex,
+        // Only a runtime shutting down gets here; hash in place rather than fail.
+        Err(_) => sha256_hex(&bytes),
     }
 }

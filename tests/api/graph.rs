@@ -103,7 +103,7 @@ async fn a_wrong_secret_is_a_clear_permanent_error_without_the_secret() {
     let wrong = "wrong~secret~value~123";
     let client = client_with(fake.secret_env(), &[("PHOTOSYNC_CLIENT_SECRET", wrong)]);
     let err = client.find_user("alice@contoso.com").await.unwrap_err();
-    assert_eq!(err.code(), "invalid-credentials");
+    assert_eq!(err.code().as_str(), "invalid-credentials");
     assert!(!err.is_transient() && err.is_configuration());
     let text = err.to_string();
     assert!(text.contains("AADSTS7000215"), "{text}");
@@ -131,7 +131,7 @@ async fn a_certificate_file_without_a_key_is_refused_at_start() {
     ])
     .unwrap();
     let err = GraphClient::from_settings(&settings.graph, reqwest::Client::new()).unwrap_err();
-    assert_eq!(err.code(), "invalid-credentials");
+    assert_eq!(err.code().as_str(), "invalid-credentials");
     assert!(err.to_string().contains("no PRIVATE KEY block"), "{err}");
 }
 
@@ -177,7 +177,7 @@ async fn every_match_by_attribute_finds_the_one_user() {
             );
         }
         let missing = client.find_user("nobody-like-this").await.unwrap_err();
-        assert_eq!(missing.code(), "user-not-found", "{match_by:?}");
+        assert_eq!(missing.code().as_str(), "user-not-found", "{match_by:?}");
         assert!(!missing.is_transient());
     }
     // The filter carried the OData-quoted key and the advanced-query headers.
@@ -214,7 +214,7 @@ async fn two_users_with_one_key_are_ambiguous_never_guessed() {
     }
     let client = client_with(fake.secret_env(), &[("PHOTOSYNC_MATCH_BY", "employeeId")]);
     let err = client.find_user("7").await.unwrap_err();
-    assert_eq!(err.code(), "ambiguous-user");
+    assert_eq!(err.code().as_str(), "ambiguous-user");
     let text = err.to_string();
     assert!(
         text.contains("jsmith@contoso.com") && text.contains("john.smith@contoso.com"),
@@ -234,7 +234,8 @@ async fn lookups_are_cached_within_a_run() {
                 .find_user("ghost@contoso.com")
                 .await
                 .unwrap_err()
-                .code(),
+                .code()
+                .as_str(),
             "user-not-found"
         );
     }
@@ -315,7 +316,7 @@ async fn endless_throttling_gives_up_at_the_bound_as_throttled() {
     );
     fake.inject(Route::Photo, Fault::Throttle(Some("2")), 100);
     let err = client.set_photo("id-alice", photo()).await.unwrap_err();
-    assert_eq!(err.code(), "throttled");
+    assert_eq!(err.code().as_str(), "throttled");
     assert!(err.is_transient(), "the timer retries it later");
     assert_eq!(fake.requests_to("PUT", "/photo/$value").len(), 4);
     match err {
@@ -375,7 +376,7 @@ async fn a_photo_over_four_megabytes_is_never_sent() {
     let client = client_with(fake.secret_env(), &[]);
     let big = Bytes::from(vec![0xFFu8; 4_100_000 + 194_304]);
     let err = client.set_photo("id-alice", big).await.unwrap_err();
-    assert_eq!(err.code(), "photo-too-large");
+    assert_eq!(err.code().as_str(), "photo-too-large");
     assert!(fake.requests().is_empty(), "nothing reached Graph");
 }
 
@@ -387,7 +388,7 @@ async fn the_on_premises_photo_policy_is_one_configuration_error() {
     let client = client_with(fake.secret_env(), &[]);
     for id in ["id-alice", "id-bob"] {
         let err = client.set_photo(id, photo()).await.unwrap_err();
-        assert_eq!(err.code(), "photo-updates-disabled");
+        assert_eq!(err.code().as_str(), "photo-updates-disabled");
         assert!(err.is_configuration() && !err.is_transient());
     }
     assert_eq!(
@@ -404,7 +405,7 @@ async fn missing_permissions_name_the_permission_to_grant() {
     fake.deny_photo_writes();
     let client = client_with(fake.secret_env(), &[]);
     let err = client.set_photo("id-alice", photo()).await.unwrap_err();
-    assert_eq!(err.code(), "permission-denied");
+    assert_eq!(err.code().as_str(), "permission-denied");
     assert!(
         err.to_string().contains("ProfilePhoto.ReadWrite.All"),
         "{err}"
@@ -562,7 +563,7 @@ async fn a_token_endpoint_outage_is_retried_then_reported_as_transient() {
         ],
     );
     let err = client.find_user("alice@contoso.com").await.unwrap_err();
-    assert_eq!(err.code(), "identity-unavailable");
+    assert_eq!(err.code().as_str(), "identity-unavailable");
     assert!(err.is_transient());
     assert_eq!(down.requests_to("POST", "/oauth2/v2.0/token").len(), 3);
 }

@@ -3,12 +3,16 @@
 
 mod deploy;
 mod fakes;
+mod field;
+mod flow;
 mod graph;
 mod handler;
 mod helpers;
+mod host;
 mod local;
 mod package;
 mod reconcile;
 mod sharepoint;
+mod storage_proxy;
 mod store;
 mod sync;

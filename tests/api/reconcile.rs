@@ -323,7 +323,7 @@ async fn the_reports_parse_and_agree_with_the_ledger() {
     );
 
     let history: Vec<String> = state
-        .list(Some("reports/history"))
+        .list_blobs(Some("reports/history"))
         .map_ok(|b| b.name)
         .try_collect()
         .await

@@ -23,11 +23,7 @@ async fn start(users: &[&str], extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
 async fn drop_photo(app: &TestApp, name: &str) -> u16 {
     let bytes = jpeg(700, 700);
     app.upload(name, &bytes).await;
-    let body = json!({
-        "Data": {"photo": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)},
-        "Metadata": {"name": serde_json::to_string(name).unwrap(),
-                     "Properties": {"Length": bytes.len(), "ETag": "\"e\"", "LastModified": "2026-11-20T10:26:34+00:00"}}
-    });
+    let body = crate::host::blob_body(name, &bytes);
     app.invoke("PhotoUploaded", "inv-sp", body.to_string())
         .await
         .status()
@@ -145,7 +141,10 @@ async fn a_sharepoint_outage_is_retried_later_without_a_second_graph_upload() {
     assert_eq!(first.status, Status::Synced, "Graph has it");
     let sharepoint = first.sharepoint.clone().unwrap();
     assert_eq!(sharepoint.status, Status::Retrying);
-    assert_eq!(sharepoint.problem.unwrap().code, "sharepoint-unavailable");
+    assert_eq!(
+        sharepoint.problem.unwrap().code.as_str(),
+        "sharepoint-unavailable"
+    );
 
     // The timer picks it up once due.
     let ledger = Ledger::new(app.stores.state.clone());

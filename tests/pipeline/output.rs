@@ -1,7 +1,8 @@
 //! What comes out: every size, square, small enough for Graph, no metadata.
 
 use image::{DynamicImage, ImageFormat, RgbImage};
-use photosync::pipeline::{DEFAULT_SIZES, MAX_MASTER_BYTES, RenderOptions};
+use photosync::graph::MAX_PHOTO_BYTES;
+use photosync::pipeline::{DEFAULT_SIZES, RenderOptions};
 
 use crate::corpus::{self, Noise};
 use crate::{decode, render_ok, render_with};
@@ -60,7 +61,7 @@ fn small_sources_are_never_upscaled() {
 fn photos_below_the_minimum_are_refused() {
     let bytes = corpus::jpeg(&corpus::photo(400, 95), 90, false);
     let error = crate::render_err(&bytes);
-    assert_eq!(error.code(), "image-too-small");
+    assert_eq!(error.code().as_str(), "image-too-small");
     assert!(error.to_string().contains("400x95"), "{error}");
     let options = RenderOptions {
         min_size: 48,
@@ -102,12 +103,13 @@ fn an_oversized_master_steps_quality_down_to_fit_graph() {
     let options = RenderOptions {
         sizes: vec![96, 2000],
         jpeg_quality: 100,
+        master_max_bytes: Some(MAX_PHOTO_BYTES),
         ..RenderOptions::default()
     };
     let rendition = render_with(&bytes, &options);
     let master = rendition.master();
     assert!(
-        master.jpeg.len() <= MAX_MASTER_BYTES,
+        master.jpeg.len() <= MAX_PHOTO_BYTES,
         "{} bytes",
         master.jpeg.len()
     );

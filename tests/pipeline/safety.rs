@@ -11,7 +11,7 @@ fn code(bytes: &[u8]) -> &'static str {
     let error = render_err(bytes);
     assert!(!error.is_transient());
     assert!(!error.to_string().is_empty());
-    error.code()
+    error.code().as_str()
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn empty_random_and_non_image_files_are_refused() {
 fn heic_gets_a_specific_message() {
     let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\x08mdat";
     let error = render_err(heic);
-    assert_eq!(error.code(), "unsupported-format");
+    assert_eq!(error.code().as_str(), "unsupported-format");
     assert_eq!(
         error.to_string(),
         "HEIC/HEIF photos are not supported; export the photo as JPEG"
@@ -64,7 +64,7 @@ fn twelve_bit_jpeg_is_refused_cleanly() {
     let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
     jpeg[sof + 4] = 12; // precision byte of the frame header
     let error = render_err(&jpeg);
-    assert_eq!(error.code(), "unsupported-format");
+    assert_eq!(error.code().as_str(), "unsupported-format");
     assert!(error.to_string().contains("12-bit"), "{error}");
 }
 
@@ -73,7 +73,7 @@ fn decompression_bomb_is_refused_from_the_header() {
     let bomb = corpus::png_bomb(30_000);
     assert!(bomb.len() < 1_000_000, "bomb is {} bytes", bomb.len());
     let (error, largest) = crate::alloc_probe::largest_allocation(|| render_err(&bomb));
-    assert_eq!(error.code(), "image-too-large");
+    assert_eq!(error.code().as_str(), "image-too-large");
     assert!(largest < 1 << 20, "allocated {largest} bytes at once");
     // The same generator makes a PNG that decodes: the bomb is a real PNG.
     let small = corpus::png_bomb(300);
@@ -89,7 +89,7 @@ fn byte_and_pixel_limits_are_enforced() {
         ..RenderOptions::default()
     };
     assert_eq!(
-        render(&jpeg, &options).unwrap_err().code(),
+        render(&jpeg, &options).unwrap_err().code().as_str(),
         "image-too-large"
     );
     let options = RenderOptions {
@@ -97,7 +97,7 @@ fn byte_and_pixel_limits_are_enforced() {
         ..RenderOptions::default()
     };
     assert_eq!(
-        render(&jpeg, &options).unwrap_err().code(),
+        render(&jpeg, &options).unwrap_err().code().as_str(),
         "image-too-large"
     );
 }

@@ -1,41 +1,58 @@
-//! A `mapping.csv` arrived: it is checked and recorded, not rendered.
+//! A `mapping.csv` arrived: it is checked and recorded, not rendered, and
+//! the cached copy is dropped so the next photo sees the new rows.
 
 use tokio::time::Instant;
 
 use super::failure::Failure;
-use super::{Flow, PhotoJob, PhotoOutcome, transient_outcome};
-use crate::sync::ledger::Status;
-use crate::sync::mapping::Mapping;
+use super::publish::Published;
+use super::{Content, Flow, PhotoOutcome};
+use crate::sync::PhotoName;
+use crate::sync::ledger::Versioned;
+use crate::sync::mapping::MappingFile;
 
 impl Flow {
-    /// A mapping file changed: check it, record it as `ignored` (it is not a
-    /// photo) or `failed` with the line that is wrong, and re-read mappings.
+    /// Records the mapping file as `ignored` (it is not a photo) with how
+    /// many rows apply, or `failed` naming every bad line or conflict.
     pub(super) async fn mapping_file(
         &self,
-        job: &PhotoJob,
-        bytes: &[u8],
-        sha256: &str,
+        name: &PhotoName,
+        content: Content,
+        existing: Option<Versioned>,
         started: Instant,
     ) -> PhotoOutcome {
-        self.mappings.invalidate().await;
-        let existing = match self.ledger.get(&job.name).await {
-            Ok(existing) => existing,
-            Err(e) => return transient_outcome(&job.name, e),
+        self.mappings.invalidate(name.as_str());
+        let record = super::settle::base_record(
+            name,
+            &content,
+            &name.key(),
+            None,
+            existing.as_ref().map(|v| &v.record),
+        );
+        let parse = {
+            let name = name.clone();
+            let bytes = content.bytes.clone();
+            tokio::task::spawn_blocking(move || MappingFile::parse(&name, &bytes)).await
         };
-        let key = job.name.key();
-        let mut record = self.base_record(job, sha256, bytes.len() as u64, &key, existing.as_ref());
-        let result = match Mapping::default().add_csv(bytes) {
-            Ok(entries) => {
-                record.detail = Some(format!("mapping file with {entries} entries"));
-                Ok(Status::Ignored)
-            }
-            Err(problem) => Err(Failure::new(
-                "invalid-mapping",
-                format!("{}: {problem}", job.name),
-                false,
+        let result = match parse {
+            Err(e) => Err(Failure::new(
+                crate::problem::ProblemCode::InternalError,
+                format!("reading the mapping file stopped: {e}"),
             )),
+            Ok(Err(problem)) => Err(Failure {
+                problem,
+                user: None,
+            }),
+            Ok(Ok(file)) => match file.problem() {
+                Some(problem) => Err(Failure {
+                    problem,
+                    user: None,
+                }),
+                None => Ok(Published::NotAPhoto {
+                    reason: format!("a mapping file; {} rows apply", file.len()),
+                }),
+            },
         };
         let claim = existing.map(|v| v.etag);
-        self.finish(record, claim, result, started).await
+        self.settle(record, claim, result, started).await
     }
 }

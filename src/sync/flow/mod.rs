@@ -1,62 +1,90 @@
-//! "Sync this photo": bytes → rendition → user → thumbnails → Microsoft 365 →
-//! ledger. One code path for the blob trigger, the timer and local mode.
+//! "Sync this photo": bytes → decision → claim → rendition → user →
+//! thumbnails → Microsoft 365 → ledger. One code path for the blob trigger,
+//! the timer and local mode.
 //!
-//! Order matters: thumbnails are written before the profile upload, so a Graph
-//! failure never loses them; the ledger is written last, so a crash anywhere
-//! leaves a state that a retry or the timer completes.
+//! Order matters: thumbnails are written before the profile upload, so a
+//! Graph failure never loses them; the ledger is written last, so a crash
+//! anywhere leaves a claim that runs out and a state the next run completes.
+//! Each step returns a value ([`publish::Published`] or a [`Failure`]); the
+//! record is built from it in one place ([`settle`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 mod failure;
-mod finish;
 mod mapping_file;
 mod newest;
+mod publish;
+mod settle;
 mod sharepoint;
 
-use failure::Failure;
-use finish::{skip_reason, transient_outcome};
+pub(crate) use failure::Failure;
 
-use super::PhotoName;
-use super::ledger::{Ledger, LedgerError, Problem, Record, Status, UserRef, Versioned};
-use super::mapping::{self, MappingCache};
+use super::Targets;
+use super::decide::{self, Action, Context, Seen, Skip, Source};
+use super::ledger::{Ledger, LedgerError, Status, Versioned};
+use super::mapping::{self, Focus, Mappings};
+use super::plan::RenditionPlan;
+use super::{PhotoName, sha256_hex_blocking};
 use crate::config::Settings;
-use crate::graph::{GraphClient, Written};
-use crate::pipeline::{self, PipelineError, Rendition};
-use crate::store::{BlobProperties, Stores, WriteMode};
+use crate::problem::{Problem, ProblemCode};
+use crate::store::{ETag, StoreError, Stores};
 
 /// How long a claim on a photo holds before another worker may take over
-/// (several instances in Azure; a crashed one's claim simply runs out).
-pub const LEASE: Duration = Duration::from_secs(600);
-/// Thumbnails change only when the photo does; let apps and CDNs cache them.
-const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=3600";
-/// File extensions people use for photos: a file with one of these that is
-/// not a readable image is a failure, anything else that is not an image is
-/// ignored (the mapping file, `Thumbs.db`, notes).
-const IMAGE_EXTENSIONS: [&str; 11] = [
-    "jpg", "jpeg", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif",
-];
+/// (several instances in Azure; a crashed one's claim simply runs out). A
+/// render is bounded by its time budget and each call by its timeout, so a
+/// live worker finishes well within it.
+pub const LEASE: Duration = Duration::from_secs(300);
+/// Blob metadata key an admin (or the web page) sets to place the crop.
+pub const FOCUS_METADATA: &str = "photosync_focus";
 
 /// One photo to sync, from whichever trigger.
 #[derive(Debug, Clone)]
 pub struct PhotoJob {
     /// Validated blob name.
     pub name: PhotoName,
-    /// Bytes when the trigger delivered them; otherwise read from the store.
-    pub bytes: Option<Bytes>,
-    /// Blob version at trigger time.
-    pub etag: Option<String>,
-    /// Blob size at trigger time (lets oversized photos be refused unread).
+    /// What the host delivered with the trigger, if anything.
+    pub delivered: Option<Delivery>,
+    /// Size known before reading (listing, trigger), so an oversized photo
+    /// is refused unread.
     pub length: Option<u64>,
-    /// Blob last write time.
-    pub last_modified: Option<DateTime<Utc>>,
-    /// Set the profile photo again even if the bytes are unchanged (drift).
+    /// A delivery acts now; a scheduled pass only when due.
+    pub source: Source,
+    /// Set the profile photo again even if the ledger says it is set (drift).
     pub force: bool,
+}
+
+/// The bytes and properties the host sent with a trigger.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The blob's bytes.
+    pub bytes: Bytes,
+    /// Its version, when the host gave one (storage extension 5.x does not).
+    pub etag: Option<ETag>,
+    /// Its last write time.
+    pub last_modified: Option<DateTime<Utc>>,
+    /// Its user metadata (for the crop focus).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The bytes being synced, with the version they belong to.
+#[derive(Debug, Clone)]
+pub(crate) struct Content {
+    /// The bytes.
+    pub bytes: Bytes,
+    /// Their SHA-256 (hex).
+    pub sha256: String,
+    /// The blob version they are; `None` only when storage gave none.
+    pub etag: Option<ETag>,
+    /// The blob's last write time (newest photo of a user wins).
+    pub last_modified: Option<DateTime<Utc>>,
+    /// The crop focus from the blob's metadata.
+    pub focus: Option<Focus>,
 }
 
 /// What became of one photo.
@@ -65,57 +93,128 @@ pub struct PhotoOutcome {
     /// Ledger status, or `None` when nothing was recorded (unchanged, or
     /// another invocation owns it).
     pub status: Option<Status>,
-    /// Problem code and message, if any.
+    /// The problem, if any.
     pub problem: Option<Problem>,
-    /// Whether a retry can help (the host should retry).
-    pub transient: bool,
+    /// Set when trying again can help: why, for the host's log.
+    pub retry: Option<String>,
     /// One line for the host log: `alice.jpg → alice@contoso.com synced in 412 ms`.
     pub summary: String,
 }
 
-/// The collaborators of the flow.
-#[derive(Debug, Clone)]
-pub struct Flow {
-    /// Settings (render options, containers).
-    pub settings: Arc<Settings>,
-    /// Photos, thumbnails and state containers.
-    pub stores: Stores,
-    /// Ledger in the state container.
-    pub ledger: Ledger,
-    /// Microsoft 365 target; `None` runs dry.
-    pub graph: Option<Arc<GraphClient>>,
-    /// SharePoint Online target; `None` when not configured.
-    pub sharepoint: Option<Arc<crate::sharepoint::SharePointClient>>,
-    /// The container's `mapping.csv` files.
-    pub mappings: Arc<MappingCache>,
-    /// One permit per core: rendering is CPU work, more at once only queues.
-    pub render_slots: Arc<tokio::sync::Semaphore>,
-    /// How long a claim holds: [`LEASE`] in Azure; zero for a single local
-    /// process, whose claims no other worker can hold.
-    pub lease: Duration,
-    /// Small thumbnails already embedded in a report, by photo and hash, so
-    /// later reports of a long-lived instance do not read them again.
-    pub report_thumbnails: Arc<tokio::sync::Mutex<std::collections::HashMap<String, Bytes>>>,
+impl PhotoOutcome {
+    /// Nothing to do (or nothing this invocation may do).
+    fn skipped(name: &PhotoName, skip: Skip) -> Self {
+        Self {
+            status: None,
+            problem: None,
+            retry: None,
+            summary: format!("{name}: {}", skip.describe()),
+        }
+    }
+
+    /// Stopped before anything could be recorded.
+    fn unrecorded(name: &PhotoName, failure: Failure) -> Self {
+        let problem = failure.problem;
+        Self {
+            status: None,
+            retry: problem.is_transient().then(|| problem.to_string()),
+            summary: format!("{name}: {problem}"),
+            problem: Some(problem),
+        }
+    }
 }
 
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The per-photo flow and its collaborators. Private: [`super::Engine`] is
+/// the public face.
+#[derive(Debug)]
+pub(crate) struct Flow {
+    /// Settings (containers, limits, reconcile options).
+    settings: Arc<Settings>,
+    /// Photos, thumbnails and state containers.
+    stores: Stores,
+    /// Ledger in the state container.
+    ledger: Ledger,
+    /// Microsoft 365 targets; Graph `None` runs dry.
+    targets: Targets,
+    /// The `mapping.csv` files, read by name.
+    mappings: Mappings,
+    /// What one decode renders and where each size goes.
+    plan: RenditionPlan,
+    /// One permit per core: rendering is CPU work, more at once only queues.
+    render_slots: tokio::sync::Semaphore,
+    /// How long a claim holds: [`LEASE`] in Azure; zero for a single local
+    /// process, whose claims no other worker can hold.
+    lease: Duration,
 }
 
 impl Flow {
+    pub(crate) fn new(settings: Arc<Settings>, stores: Stores, targets: Targets) -> Self {
+        let plan = RenditionPlan::new(
+            &settings.render,
+            targets.sharepoint.as_ref().map(|s| s.sizes()),
+        );
+        Self {
+            ledger: Ledger::new(stores.state.clone()),
+            settings,
+            stores,
+            targets,
+            mappings: Mappings::default(),
+            plan,
+            render_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            lease: LEASE,
+        }
+    }
+
+    /// For a single local process: claims left by an interrupted run are
+    /// not honoured (no other worker can hold them).
+    pub(crate) fn without_lease(mut self) -> Self {
+        self.lease = Duration::ZERO;
+        self
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub(crate) fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    pub(crate) fn mappings(&self) -> &Mappings {
+        &self.mappings
+    }
+
+    /// The decision context for `source` at this moment.
+    pub(crate) fn context(&self, source: Source, force: bool) -> Context {
+        Context {
+            now: Utc::now(),
+            source,
+            graph_live: self.targets.graph_live(),
+            sharepoint: self.targets.sharepoint.is_some(),
+            enforce: self.settings.reconcile.enforce,
+            force,
+        }
+    }
+
     /// Syncs one photo; never panics on bad input, always says what happened.
-    pub async fn sync_photo(&self, job: PhotoJob) -> PhotoOutcome {
+    pub(crate) async fn sync_photo(&self, job: PhotoJob) -> PhotoOutcome {
         let started = Instant::now();
         let name = job.name.clone();
         let outcome = self.run(job, started).await;
         match &outcome.status {
             Some(status) => tracing::info!(
                 photo = %name,
-                status = ?status,
+                status = %status,
                 code = outcome.problem.as_ref().map(|p| p.code.as_str()),
                 "{}",
                 outcome.summary
@@ -127,272 +226,208 @@ impl Flow {
 
     async fn run(&self, job: PhotoJob, started: Instant) -> PhotoOutcome {
         let name = job.name.clone();
-        let bytes = match self.bytes(&job).await {
-            Ok(bytes) => bytes,
-            Err(failure) => {
-                let record = self.base_record(&job, "", 0, &name.key(), None);
-                return self.finish(record, None, Err(failure), started).await;
-            }
-        };
-        let sha256 = sha256_hex(&bytes);
-        if mapping::is_mapping(&name) {
-            return self.mapping_file(&job, &bytes, &sha256, started).await;
-        }
-        let key = match self.mappings.get(&self.stores.photos).await {
-            Ok(mapping) => mapping
-                .user_for(&name)
-                .map_or_else(|| name.key(), str::to_owned),
-            Err(e) => return transient_outcome(&name, e),
-        };
-
-        let existing = match self.ledger.get(&name).await {
-            Ok(existing) => existing,
-            Err(e) => return transient_outcome(&name, e),
-        };
-        if let Some(current) = &existing
-            && !job.force
-            && current.record.sharepoint_pending()
-            && current.record.sha256 == sha256
-            && current.record.key == key
-            && self.sharepoint.is_some()
-        {
-            let current = current.clone();
-            return self.sharepoint_only(&job, bytes, current, started).await;
-        }
-        if let Some(current) = &existing
-            && !job.force
-            && let Some(skip) = skip_reason(&current.record, &sha256, &key)
-        {
-            self.note_new_etag(current, job.etag.as_deref()).await;
-            return PhotoOutcome {
-                status: None,
-                problem: None,
-                transient: false,
-                summary: format!("{name}: {skip}"),
-            };
-        }
-
-        // Claim the photo: a conditional write that only one invocation wins.
-        let mut record =
-            self.base_record(&job, &sha256, bytes.len() as u64, &key, existing.as_ref());
-        record.status = Status::Retrying;
-        record.lease_until =
-            Some(Utc::now() + chrono::Duration::from_std(self.lease).expect("fits"));
-        let claim = match self
-            .ledger
-            .put(&record, existing.as_ref().map(|v| v.etag.as_str()))
-            .await
-        {
-            Ok(etag) => etag,
-            Err(LedgerError::Conflict(_)) => {
+        let content = match self.fetch(&job).await {
+            Ok(Some(content)) => content,
+            Ok(None) => {
                 return PhotoOutcome {
                     status: None,
                     problem: None,
-                    transient: false,
-                    summary: format!("{name}: another invocation is syncing it"),
+                    retry: None,
+                    summary: format!("{name}: deleted before it could be read"),
                 };
             }
-            Err(e) => return transient_outcome(&name, e),
+            Err((failure, etag)) => return self.unreadable(&job, etag, failure, started).await,
         };
+        let is_mapping = mapping::is_mapping(&name);
+        let assignment = if is_mapping {
+            None
+        } else {
+            match self.mappings.assignment(&self.stores.photos, &name).await {
+                Ok(assignment) => assignment,
+                Err(e) => return PhotoOutcome::unrecorded(&name, e.into()),
+            }
+        };
+        let key = assignment
+            .as_ref()
+            .map_or_else(|| name.key(), |a| a.user.clone());
+        let focus = content
+            .focus
+            .or_else(|| assignment.as_ref().and_then(|a| a.focus));
+        let existing = match self.existing(&name, job.source).await {
+            Ok(existing) => existing,
+            Err(failure) => return PhotoOutcome::unrecorded(&name, failure),
+        };
+        let seen = Seen {
+            etag: content.etag.as_ref(),
+            sha256: Some(&content.sha256),
+            key: &key,
+            focus,
+        };
+        let ctx = self.context(job.source, job.force);
+        match decide::next_action(existing.as_ref().map(|v| &v.record), &seen, &ctx) {
+            Action::Skip(skip) => {
+                self.note_version(existing.as_ref(), &content).await;
+                PhotoOutcome::skipped(&name, skip)
+            }
+            // Drift is the timer's check; a delivery of the same bytes has nothing to do.
+            Action::CheckDrift => PhotoOutcome::skipped(&name, Skip::Unchanged),
+            Action::SharePointOnly => {
+                let current = existing.expect("only a record can be pending");
+                self.sharepoint_only(&name, content, current, started).await
+            }
+            Action::Sync(_) if is_mapping => {
+                self.mapping_file(&name, content, existing, started).await
+            }
+            Action::Sync(why) => {
+                tracing::debug!(photo = %name, why = why.as_str(), "syncing");
+                self.claim_and_publish(&job, content, key, focus, existing, started)
+                    .await
+            }
+        }
+    }
 
-        let result = self.render_and_sync(&job, bytes, &key, &mut record).await;
-        self.finish(record, Some(claim), result, started).await
+    /// The photo's record. An unreadable one, on a delivery of the photo,
+    /// is dropped so the photo is processed as new; on a schedule it stays
+    /// (the report lists it) until an admin acts.
+    async fn existing(
+        &self,
+        name: &PhotoName,
+        source: Source,
+    ) -> Result<Option<Versioned>, Failure> {
+        match self.ledger.get(name).await {
+            Ok(existing) => Ok(existing),
+            Err(LedgerError::Corrupt { reason, .. }) if source == Source::Delivery => {
+                tracing::warn!(photo = %name, "replacing an unreadable ledger record: {reason}");
+                self.ledger.forget(&Ledger::key(name)).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Claims the photo (a conditional write only one invocation wins), then
+    /// publishes it and settles the record.
+    async fn claim_and_publish(
+        &self,
+        job: &PhotoJob,
+        content: Content,
+        key: String,
+        focus: Option<Focus>,
+        existing: Option<Versioned>,
+        started: Instant,
+    ) -> PhotoOutcome {
+        let name = &job.name;
+        let previous = existing.as_ref().map(|v| &v.record);
+        let record = settle::base_record(name, &content, &key, focus, previous);
+        let claimed = settle::claimed(&record, self.lease);
+        let claim = match self
+            .ledger
+            .put(&claimed, existing.as_ref().map(|v| &v.etag))
+            .await
+        {
+            Ok(etag) => etag,
+            Err(LedgerError::Conflict(_)) => return PhotoOutcome::skipped(name, Skip::InProgress),
+            Err(e) => return PhotoOutcome::unrecorded(name, e.into()),
+        };
+        let result = self.publish(job, &content, &key, &record).await;
+        self.settle(record, Some(claim), result, started).await
+    }
+
+    /// The photo's bytes and version: what the host delivered when it said
+    /// which version that is, else one GET (bytes, version and metadata in
+    /// one answer, so they belong together). Oversized photos are refused
+    /// before reading. `Ok(None)`: the blob is gone. The error carries the
+    /// version when known, so the failure can be recorded against it.
+    async fn fetch(&self, job: &PhotoJob) -> Result<Option<Content>, (Failure, Option<ETag>)> {
+        let limit = self.settings.render.max_bytes;
+        let too_large = |size: u64| {
+            Failure::new(
+                ProblemCode::ImageTooLarge,
+                format!("the file is {size} bytes; PHOTOSYNC_MAX_BYTES is {limit}"),
+            )
+        };
+        if let Some(delivery) = job.delivered.as_ref().filter(|d| d.etag.is_some()) {
+            let size = delivery.bytes.len() as u64;
+            if size > limit {
+                return Err((too_large(size), delivery.etag.clone()));
+            }
+            return Ok(Some(
+                Content::of(
+                    delivery.bytes.clone(),
+                    delivery.etag.clone(),
+                    delivery.last_modified,
+                    &delivery.metadata,
+                )
+                .await,
+            ));
+        }
+        let known = job
+            .length
+            .or_else(|| job.delivered.as_ref().map(|d| d.bytes.len() as u64));
+        if let Some(size) = known.filter(|s| *s > limit) {
+            // Learn the version cheaply, so the failure is recorded against it.
+            let etag = self
+                .stores
+                .photos
+                .head(job.name.as_str())
+                .await
+                .ok()
+                .and_then(|b| b.etag);
+            return Err((too_large(size), etag));
+        }
+        match self
+            .stores
+            .photos
+            .get_limited(job.name.as_str(), limit)
+            .await
+        {
+            Ok(blob) => Ok(Some(
+                Content::of(
+                    blob.bytes,
+                    blob.info.etag,
+                    Some(blob.info.last_modified),
+                    &blob.properties.metadata,
+                )
+                .await,
+            )),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(StoreError::TooLarge { size, .. }) => Err((too_large(size), None)),
+            Err(e) => Err((e.into(), None)),
+        }
     }
 
     /// Same bytes under a new blob version (re-uploaded as is): remember the
-    /// ETag so the timer does not download the blob again next time.
-    async fn note_new_etag(&self, current: &Versioned, etag: Option<&str>) {
-        if etag.is_none() || current.record.etag.as_deref() == etag {
+    /// version so the timer does not download the blob again next time.
+    async fn note_version(&self, current: Option<&Versioned>, content: &Content) {
+        let Some(current) = current else { return };
+        if content.etag.is_none()
+            || current.record.etag == content.etag
+            || current.record.sha256 != content.sha256
+        {
             return;
         }
         let mut record = current.record.clone();
-        record.etag = etag.map(str::to_owned);
+        record.etag = content.etag.clone();
         if let Err(e) = self.ledger.put(&record, Some(&current.etag)).await {
-            tracing::debug!(photo = %record.photo, "ETag not refreshed: {e}");
+            tracing::debug!(photo = %record.photo, "version not refreshed: {e}");
         }
     }
+}
 
-    /// The photo's bytes, refusing oversized blobs before reading them.
-    async fn bytes(&self, job: &PhotoJob) -> Result<Bytes, Failure> {
-        let limit = self.settings.render.max_bytes;
-        let too_large = |size: u64| {
-            let e = PipelineError::ImageTooLarge(format!(
-                "the file is {size} bytes; PHOTOSYNC_MAX_BYTES is {limit}"
-            ));
-            Failure::new(e.code(), e, false)
-        };
-        if let Some(bytes) = &job.bytes {
-            return match bytes.len() as u64 {
-                size if size > limit => Err(too_large(size)),
-                _ => Ok(bytes.clone()),
-            };
-        }
-        if let Some(size) = job.length.filter(|s| *s > limit) {
-            return Err(too_large(size));
-        }
-        let blob = self.stores.photos.get(job.name.as_str()).await?;
-        match blob.bytes.len() as u64 {
-            size if size > limit => Err(too_large(size)),
-            _ => Ok(blob.bytes),
-        }
-    }
-
-    fn base_record(
-        &self,
-        job: &PhotoJob,
-        sha256: &str,
-        size: u64,
-        key: &str,
-        existing: Option<&Versioned>,
-    ) -> Record {
-        let now = Utc::now();
-        let previous = existing.map(|v| &v.record);
-        let same_bytes = previous.is_some_and(|r| r.sha256 == sha256);
-        Record {
-            photo: job.name.as_str().to_owned(),
-            etag: job.etag.clone(),
-            sha256: sha256.to_owned(),
-            size,
-            last_modified: job.last_modified,
-            key: key.to_owned(),
-            user: None,
-            status: Status::Retrying,
-            problem: None,
-            detail: None,
-            // Attempts count tries at these bytes; new bytes start over.
-            attempts: if same_bytes {
-                previous.map_or(0, |r| r.attempts)
-            } else {
-                0
-            } + 1,
-            first_seen: previous.map_or(now, |r| r.first_seen),
-            updated: now,
-            synced_at: previous.and_then(|r| r.synced_at),
-            lease_until: None,
-            next_attempt: None,
-            graph_etag: previous.and_then(|r| r.graph_etag.clone()),
-            sharepoint: previous.and_then(|r| r.sharepoint.clone()),
-        }
-    }
-
-    async fn render_and_sync(
-        &self,
-        job: &PhotoJob,
+impl Content {
+    /// Hashes the bytes (off the runtime: a 50 MB photo takes a while).
+    async fn of(
         bytes: Bytes,
-        key: &str,
-        record: &mut Record,
-    ) -> Result<Status, Failure> {
-        let name = &job.name;
-        let rendition = self.render(name, bytes).await?;
-        let user = match &self.graph {
-            Some(graph) => Some(graph.find_user(key).await?),
-            None => None,
-        };
-        record.user = user.as_ref().map(|u| UserRef {
-            id: u.id.clone(),
-            upn: u.user_principal_name.clone(),
-            account_enabled: u.account_enabled,
-        });
-        if user.as_ref().is_some_and(|u| !u.account_enabled) {
-            record.detail = Some("the account is disabled".to_owned());
+        etag: Option<ETag>,
+        last_modified: Option<DateTime<Utc>>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            sha256: sha256_hex_blocking(bytes.clone()).await,
+            bytes,
+            etag,
+            last_modified,
+            focus: metadata.get(FOCUS_METADATA).and_then(|f| Focus::parse(f)),
         }
-        // Thumbnails are filed by UPN; without credentials, by the key.
-        let folder = user
-            .as_ref()
-            .map_or_else(|| key.to_owned(), |u| u.user_principal_name.to_lowercase());
-        let last_modified = match job.last_modified {
-            Some(t) => Some(t),
-            None => self
-                .stores
-                .photos
-                .head(name.as_str())
-                .await
-                .ok()
-                .map(|b| b.last_modified),
-        };
-        if let Some(newer) = self.newest_wins(&folder, name, last_modified).await? {
-            record.detail = Some(format!(
-                "superseded by {newer}, a newer photo of the same user"
-            ));
-            return Ok(Status::Ignored);
-        }
-        self.write_thumbnails(&folder, &rendition).await?;
-
-        let (Some(graph), Some(user)) = (&self.graph, &user) else {
-            return Ok(Status::DryRun);
-        };
-        let master = Bytes::from(self.graph_master(&rendition).jpeg.clone());
-        match graph.set_photo(&user.id, master).await? {
-            Written::Done => {
-                self.write_sharepoint(&user.user_principal_name, &rendition, record)
-                    .await;
-                if self.settings.reconcile.enforce {
-                    // What Graph holds now, to notice a change by someone else later.
-                    record.graph_etag = graph
-                        .photo_info(&user.id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|info| info.media_etag);
-                }
-                Ok(if job.force {
-                    Status::Restored
-                } else {
-                    Status::Synced
-                })
-            }
-            Written::DryRun => Ok(Status::DryRun),
-        }
-    }
-
-    /// Renders on the blocking pool: it is CPU work.
-    async fn render(&self, name: &PhotoName, bytes: Bytes) -> Result<Rendition, Failure> {
-        let options = self.render_options();
-        let _slot = self.render_slots.acquire().await.expect("never closed");
-        let rendered = tokio::task::spawn_blocking(move || pipeline::render(&bytes, &options))
-            .await
-            .map_err(|e| Failure::new("internal-error", format!("rendering stopped: {e}"), true))?;
-        rendered.map_err(|e| {
-            let extension = name
-                .file_name()
-                .rsplit_once('.')
-                .map(|(_, ext)| ext.to_ascii_lowercase());
-            let looks_like_a_photo = extension
-                .as_deref()
-                .is_some_and(|ext| IMAGE_EXTENSIONS.contains(&ext));
-            let mut failure = Failure::new(e.code(), &e, false);
-            failure.ignored =
-                matches!(e, PipelineError::UnsupportedFormat(_)) && !looks_like_a_photo;
-            failure
-        })
-    }
-
-    async fn write_thumbnails(&self, folder: &str, rendition: &Rendition) -> Result<(), Failure> {
-        let properties = BlobProperties {
-            content_type: Some("image/jpeg".to_owned()),
-            cache_control: Some(THUMBNAIL_CACHE_CONTROL.to_owned()),
-            metadata: Default::default(),
-        };
-        // All sizes at once: they are independent blobs.
-        let master = self.graph_master(rendition).size;
-        let wanted = rendition
-            .thumbnails
-            .iter()
-            .filter(|t| self.is_thumbnail(t.size, master));
-        let writes = wanted.map(|thumbnail| {
-            let name = format!("{folder}/{0}x{0}.jpg", thumbnail.size);
-            let bytes = Bytes::from(thumbnail.jpeg.clone());
-            let properties = &properties;
-            async move {
-                self.stores
-                    .thumbnails
-                    .put(&name, bytes, properties, WriteMode::Overwrite)
-                    .await
-            }
-        });
-        for result in futures::future::join_all(writes).await {
-            result?;
-        }
-        Ok(())
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::Flow;
 use super::failure::Failure;
+use crate::problem::ProblemCode;
 use crate::sync::PhotoName;
 use crate::sync::ledger::{LedgerError, Status, UserEntry};
 
@@ -33,7 +34,7 @@ impl Flow {
                     return Ok(Some(entry.photo.clone()));
                 }
             }
-            let expected = current.as_ref().map(|(_, etag)| etag.as_str());
+            let expected = current.as_ref().map(|(_, etag)| etag);
             match self.ledger.put_user(folder, &ours, expected).await {
                 Ok(()) => {
                     if let Some((previous, _)) = current
@@ -48,9 +49,8 @@ impl Flow {
             }
         }
         Err(Failure::new(
-            "storage-unavailable",
+            ProblemCode::StorageUnavailable,
             format!("the entry of {folder} kept changing"),
-            true,
         ))
     }
 
@@ -62,7 +62,7 @@ impl Flow {
         let Ok(Some(mut current)) = self.ledger.get(&older_name).await else {
             return;
         };
-        current.record.status = Status::Ignored;
+        current.record.status = Status::Superseded;
         current.record.problem = None;
         current.record.detail = Some(format!(
             "superseded by {newer}, a newer photo of the same user"

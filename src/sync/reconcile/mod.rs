@@ -1,377 +1,266 @@
 //! The Reconcile run: the safety net behind the blob trigger and the bulk
-//! engine. Lists the photos container page by page, decides per photo from the
-//! ledger without downloading unchanged blobs, syncs what is new, changed or
-//! due for a retry with bounded concurrency inside a time budget, marks
-//! deleted photos `removed`, and writes the report.
+//! engine. Lists the photos container once, decides per photo from the
+//! listing and the ledger without downloading unchanged blobs
+//! ([`next_action`]), syncs what is new, changed or due with bounded
+//! concurrency inside a time budget, marks deleted photos `removed`, and
+//! writes the report. Every blob name comes through the listing; one that
+//! cannot be used is one report row.
 
 pub mod report;
+mod summary;
+mod work;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
 
-use chrono::Utc;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use tokio::time::Instant;
 
 use super::PhotoName;
+use super::decide::{Action, Seen, Source, next_action};
 use super::flow::{Flow, PhotoJob};
-use super::ledger::{self, Record, Status, Versioned};
-use super::mapping::{self, Mapping};
-use crate::config::ReconcileSettings;
-use crate::store::{BlobInfo, StoreError};
+use super::ledger::{LedgerError, Record, Status, Versioned};
+use super::mapping;
+use super::photo_name::escaped;
+use crate::store::{BlobInfo, ETag, Listed, StoreError};
+pub use summary::{Progress, RunSummary, Unusable};
+use work::Work;
 
-/// Why a photo is worked on, or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Sync it, for this reason.
-    Sync(&'static str),
-    /// Nothing to do.
-    Skip,
+/// The Reconcile run and what it keeps between runs.
+#[derive(Debug, Default)]
+pub(crate) struct Reconciler {
+    /// Writes the reports; keeps their embedded thumbnails between runs.
+    report: report::ReportWriter,
 }
 
-/// Decides from the listing and the ledger alone (no download).
-pub fn decide(
-    blob: &BlobInfo,
-    record: Option<&Record>,
-    key: &str,
-    graph_live: bool,
-    now: chrono::DateTime<Utc>,
-) -> Decision {
-    let Some(record) = record else {
-        return Decision::Sync("new");
-    };
-    if record.lease_until.is_some_and(|until| until > now) {
-        return Decision::Skip;
-    }
-    if record.etag != blob.etag {
-        return Decision::Sync("changed");
-    }
-    if record.key != key {
-        return Decision::Sync("mapping changed");
-    }
-    match record.status {
-        Status::Retrying if record.next_attempt.is_none_or(|at| at <= now) => {
-            Decision::Sync("retry due")
+/// The photos container as listed: the usable photos and the rest.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Photos with usable names, in listing order.
+    photos: Vec<(PhotoName, BlobInfo)>,
+    /// Everything that is there but cannot be a photo.
+    unusable: Vec<Unusable>,
+}
+
+impl Reconciler {
+    /// One run. A failed listing (storage down, container gone) aborts it
+    /// (the next tick retries); everything about single photos is recorded
+    /// on them.
+    pub(crate) async fn run(
+        &self,
+        flow: &Flow,
+        progress: &(dyn Fn(Progress) + Sync),
+        stop: &AtomicBool,
+    ) -> Result<RunSummary, StoreError> {
+        let started = Instant::now();
+        let settings = &flow.settings().reconcile;
+        if let Some(graph) = &flow.targets().graph {
+            // A new run sees the directory as it is now (new hires).
+            graph.forget_users().await;
         }
-        Status::DryRun if graph_live => Decision::Sync("credentials configured"),
-        Status::Removed => Decision::Sync("reappeared"),
-        _ if record.sharepoint_pending()
-            && record
-                .sharepoint
-                .as_ref()
-                .and_then(|t| t.next_attempt)
-                .is_none_or(|at| at <= now) =>
-        {
-            Decision::Sync("SharePoint retry due")
-        }
-        _ => Decision::Skip,
-    }
-}
-
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Photos listed.
-    pub examined: usize,
-    /// Photos synced (or attempted) in this run.
-    pub worked: usize,
-    /// Photos that needed work but were left for the next run (time budget).
-    pub left: usize,
-    /// Ledger entries newly marked `removed`.
-    pub removed: usize,
-    /// Names refused as unsafe (`invalid-name`).
-    pub invalid_names: Vec<String>,
-    /// Records by status after the run.
-    pub counts: Vec<(String, usize)>,
-    /// How long it took.
-    pub elapsed: Duration,
-}
-
-impl RunSummary {
-    /// The line for the timer's `Logs` and the terminal.
-    pub fn line(&self) -> String {
-        let counts: Vec<String> = self
-            .counts
+        let listing = list(flow, progress).await?;
+        let mapping_blobs: Vec<(PhotoName, Option<ETag>)> = listing
+            .photos
             .iter()
-            .map(|(status, n)| format!("{n} {status}"))
+            .filter(|(name, _)| mapping::is_mapping(name))
+            .map(|(name, blob)| (name.clone(), blob.etag.clone()))
             .collect();
-        format!(
-            "reconcile: {} photos examined, {} worked on, {} left for the next run, {} removed in {} ms; ledger: {}",
-            self.examined,
-            self.worked,
-            self.left,
-            self.removed,
-            self.elapsed.as_millis(),
-            if counts.is_empty() {
-                "empty".to_owned()
-            } else {
-                counts.join(", ")
+        let mapping_files = flow
+            .mappings()
+            .load_listed(&flow.stores().photos, &mapping_blobs)
+            .await?;
+        let scan = flow.ledger().scan().await.map_err(ledger_failure)?;
+        let corrupt: HashSet<String> = scan
+            .corrupt
+            .iter()
+            .filter_map(|c| c.photo.clone())
+            .collect();
+        let records: HashMap<String, Versioned> = scan
+            .records
+            .into_iter()
+            .map(|v| (v.record.photo.clone(), v))
+            .collect();
+
+        let ctx = flow.context(Source::Schedule, false);
+        let mut jobs = Vec::new();
+        for (name, blob) in &listing.photos {
+            if corrupt.contains(name.as_str()) {
+                continue; // Reported as `ledger-corrupt`; waits for an admin.
             }
-        )
-    }
-}
-
-/// Progress of a run, for a progress bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// One more photo listed.
-    Examined,
-    /// One more photo worked on.
-    Worked,
-}
-
-/// Every ledger record, by photo name.
-async fn load_ledger(flow: &Flow) -> Result<HashMap<String, Versioned>, StoreError> {
-    let all = flow.ledger.all().await.map_err(|e| match e {
-        ledger::LedgerError::Store(e) => e,
-        other => StoreError::Configuration {
-            message: other.to_string(),
-        },
-    })?;
-    Ok(all
-        .into_iter()
-        .map(|v| (v.record.photo.clone(), v))
-        .collect())
-}
-
-/// One run. Storage failures of the listing abort it (the next tick retries);
-/// failures of single photos are recorded on them.
-pub async fn run(
-    flow: &Flow,
-    settings: &ReconcileSettings,
-    progress: &(dyn Fn(Progress) + Sync),
-    stop: &AtomicBool,
-) -> Result<RunSummary, StoreError> {
-    let started = Instant::now();
-    flow.mappings.invalidate().await;
-    if let Some(graph) = &flow.graph {
-        graph.forget_users().await;
-    }
-    let mapping: std::sync::Arc<Mapping> = flow.mappings.get(&flow.stores.photos).await?;
-    let records = load_ledger(flow).await?;
-    let graph_live = flow.graph.as_ref().is_some_and(|g| !g.is_dry_run());
-    let now = Utc::now();
-
-    let mut summary = RunSummary::default();
-    let mut seen = HashSet::new();
-    let mut jobs = Vec::new();
-    // Listing order is by name: stable, so what is left runs first next time
-    // only if still due, and nothing starves.
-    let mut listing = flow.stores.photos.list(None);
-    while let Some(blob) = listing.try_next().await? {
-        summary.examined += 1;
-        progress(Progress::Examined);
-        let name = match PhotoName::parse(&blob.name) {
-            Ok(name) => name,
-            Err(e) => {
-                tracing::warn!(photo = %blob.name, code = e.code(), "unsafe blob name: {e}");
-                summary.invalid_names.push(blob.name.clone());
-                continue;
-            }
-        };
-        seen.insert(blob.name.clone());
-        let key = if mapping::is_mapping(&name) {
-            name.key()
-        } else {
-            mapping
-                .user_for(&name)
-                .map_or_else(|| name.key(), str::to_owned)
-        };
-        let record = records.get(name.as_str()).map(|v| &v.record);
-        let job = PhotoJob {
-            name,
-            bytes: None,
-            etag: blob.etag.clone(),
-            length: Some(blob.size),
-            last_modified: Some(blob.last_modified),
-            force: false,
-        };
-        match (decide(&blob, record, &key, graph_live, now), record) {
-            (Decision::Sync(reason), _) => {
-                tracing::debug!(photo = %job.name, reason, "to sync");
-                jobs.push(Work::Sync(job));
-            }
-            (Decision::Skip, Some(record))
-                if settings.enforce && graph_live && record.status.is_current() =>
-            {
-                if let Some(user) = &record.user {
-                    jobs.push(Work::CheckDrift {
+            let record = records.get(name.as_str()).map(|v| &v.record);
+            let (key, focus) = assignment(flow, name, record);
+            let seen = Seen {
+                etag: blob.etag.as_ref(),
+                sha256: None,
+                key: &key,
+                focus,
+            };
+            let job = PhotoJob {
+                name: name.clone(),
+                delivered: None,
+                length: Some(blob.size),
+                source: Source::Schedule,
+                force: false,
+            };
+            match next_action(record, &seen, &ctx) {
+                Action::Sync(why) => {
+                    tracing::debug!(photo = %name, why = why.as_str(), "to sync");
+                    jobs.push(Work::Sync {
                         job,
-                        user_id: user.id.clone(),
-                        expected: record.graph_etag.clone(),
+                        key,
+                        last_modified: blob.last_modified,
                     });
                 }
+                Action::SharePointOnly => jobs.push(Work::Sync {
+                    job,
+                    key,
+                    last_modified: blob.last_modified,
+                }),
+                Action::CheckDrift => {
+                    if let Some(user) = record.and_then(|r| r.user.as_ref()) {
+                        jobs.push(Work::CheckDrift {
+                            job,
+                            user_id: user.id.clone(),
+                            expected: record.and_then(|r| r.graph_etag.clone()),
+                        });
+                    }
+                }
+                Action::Skip(_) => {}
             }
-            (Decision::Skip, _) => {}
         }
-    }
 
-    let budget = settings.budget;
-    // None: left for the next run; Some(true): worked on; Some(false): only checked.
-    let outcomes: Vec<(String, Option<bool>)> = futures::stream::iter(jobs)
-        .map(|job| async move {
-            let photo = job.photo().to_owned();
-            let over = started.elapsed() >= budget || stop.load(Ordering::Relaxed);
-            (photo, work(flow, job, over, progress).await)
-        })
-        .buffer_unordered(settings.concurrency)
-        .collect()
-        .await;
-    summary.worked = outcomes.iter().filter(|(_, o)| *o == Some(true)).count();
-    summary.left = outcomes.iter().filter(|(_, o)| o.is_none()).count();
-
-    let mut removed = Vec::new();
-    for (photo, versioned) in &records {
-        if !seen.contains(photo)
-            && versioned.record.status != Status::Removed
-            && mark_removed(flow, versioned, settings.delete_removed).await
-        {
-            summary.removed += 1;
-            removed.push(photo.clone());
-        }
-    }
-
-    // Only what this run touched changed: re-read those, keep the rest.
-    let mut after = records;
-    let touched = outcomes
-        .iter()
-        .filter(|(_, o)| *o == Some(true))
-        .map(|(photo, _)| photo.clone())
-        .chain(removed);
-    for photo in touched {
-        let Ok(name) = PhotoName::parse(&photo) else {
-            continue;
+        let outcomes = work::run_all(flow, jobs, settings, started, progress, stop).await;
+        let mut summary = RunSummary {
+            examined: listing.photos.len() + listing.unusable.len(),
+            worked: outcomes.iter().filter(|(_, o)| *o == Some(true)).count(),
+            left: outcomes.iter().filter(|(_, o)| o.is_none()).count(),
+            unusable: listing.unusable,
+            corrupt: scan.corrupt,
+            ..RunSummary::default()
         };
-        match flow.ledger.get(&name).await {
-            Ok(Some(v)) => {
-                after.insert(photo, v);
+
+        let listed: HashSet<&str> = listing.photos.iter().map(|(n, _)| n.as_str()).collect();
+        let gone: Vec<&Versioned> = records
+            .values()
+            .filter(|v| !listed.contains(v.record.photo.as_str()))
+            .filter(|v| v.record.status != Status::Removed)
+            .collect();
+        let removed = work::remove_all(flow, &gone, settings.delete_removed).await;
+        summary.removed = removed.len();
+
+        // Only what this run touched changed: re-read those, keep the rest.
+        let mut after = records;
+        let touched = outcomes
+            .iter()
+            .filter(|(_, o)| *o == Some(true))
+            .map(|(photo, _)| photo.clone())
+            .chain(removed);
+        for photo in touched {
+            let Ok(name) = PhotoName::parse(&photo) else {
+                continue;
+            };
+            match flow.ledger().get(&name).await {
+                Ok(Some(v)) => {
+                    after.insert(photo, v);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(photo, "cannot re-read the record for the report: {e}"),
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(photo, "cannot re-read the record for the report: {e}"),
         }
-    }
-    let mut rows: Vec<&Record> = after.values().map(|v| &v.record).collect();
-    rows.sort_by(|a, b| a.photo.cmp(&b.photo));
-    summary.counts = report::counts(&rows);
-    summary.elapsed = started.elapsed();
-    report::write(flow, &rows, &summary).await?;
-    Ok(summary)
-}
-
-/// Does one piece of work; `None` when the budget is spent or a stop was asked.
-async fn work(
-    flow: &Flow,
-    job: Work,
-    over: bool,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Option<bool> {
-    if over {
-        return None;
-    }
-    match job {
-        Work::Sync(job) => {
-            flow.sync_photo(job).await;
-        }
-        Work::CheckDrift {
-            mut job,
-            user_id,
-            expected,
-        } => {
-            if !drifted(flow, &user_id, expected.as_deref()).await {
-                return Some(false);
-            }
-            tracing::info!(photo = %job.name, "the profile photo was changed elsewhere; restoring ours");
-            job.force = true;
-            flow.sync_photo(job).await;
-        }
-    }
-    progress(Progress::Worked);
-    Some(true)
-}
-
-/// Work for one photo.
-enum Work {
-    /// Sync it.
-    Sync(PhotoJob),
-    /// It is synced: check Graph still has our photo (`PHOTOSYNC_ENFORCE`).
-    CheckDrift {
-        /// The job to run if it drifted.
-        job: PhotoJob,
-        /// Whose photo.
-        user_id: String,
-        /// Graph's media ETag after our upload.
-        expected: Option<String>,
-    },
-}
-
-impl Work {
-    fn photo(&self) -> &str {
-        match self {
-            Self::Sync(job) | Self::CheckDrift { job, .. } => job.name.as_str(),
-        }
+        let mut rows: Vec<&Record> = after.values().map(|v| &v.record).collect();
+        rows.sort_by(|a, b| a.photo.cmp(&b.photo));
+        summary.counts = summary::counts(&rows);
+        summary.mapping_notes = mapping_notes(&mapping_files, &listing.photos);
+        summary.elapsed = started.elapsed();
+        self.report.write(flow, &rows, &summary).await?;
+        Ok(summary)
     }
 }
 
-/// Whether the user's photo is no longer the one we set. An unreadable
-/// answer is not drift (the next run looks again).
-async fn drifted(flow: &Flow, user_id: &str, expected: Option<&str>) -> bool {
-    let Some(graph) = &flow.graph else {
-        return false;
-    };
-    match graph.photo_info(user_id).await {
-        Ok(Some(info)) => info.media_etag.as_deref() != expected,
-        Ok(None) => true,
-        Err(e) => {
-            tracing::warn!(user_id, code = e.code(), "drift check failed: {e}");
-            false
-        }
-    }
-}
-
-/// The photo blob is gone: record it, and with `PHOTOSYNC_DELETE_REMOVED`
-/// remove the profile photo if this was the user's current photo.
-async fn mark_removed(flow: &Flow, versioned: &Versioned, delete_photo: bool) -> bool {
-    let mut record = versioned.record.clone();
-    let was_current = match &record.user {
-        Some(user) => flow
-            .ledger
-            .user(&user.upn.to_lowercase())
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|(entry, _)| entry.photo == record.photo),
-        None => false,
-    };
-    record.status = Status::Removed;
-    record.lease_until = None;
-    record.next_attempt = None;
-    record.updated = Utc::now();
-    record.detail = Some("the photo blob was deleted".to_owned());
-    if delete_photo
-        && was_current
-        && versioned.record.status.is_current()
-        && let (Some(graph), Some(user)) = (&flow.graph, &record.user)
-    {
-        match graph.delete_photo(&user.id).await {
-            Ok(_) => {
-                record.detail =
-                    Some("the photo blob was deleted; profile photo removed".to_owned());
-            }
-            Err(e) => {
-                record.problem = Some(ledger::Problem {
-                    code: e.code().to_owned(),
-                    message: format!("removing the profile photo failed: {e}"),
+/// Lists the photos container into memory (names and versions only: about
+/// a hundred bytes a photo), sorting out the names photosync cannot use.
+async fn list(flow: &Flow, progress: &(dyn Fn(Progress) + Sync)) -> Result<Listing, StoreError> {
+    let mut listing = Listing::default();
+    let mut entries = flow.stores().photos.list(None);
+    while let Some(entry) = entries.try_next().await? {
+        progress(Progress::Examined);
+        match entry {
+            Listed::Blob(blob) => match PhotoName::parse(&blob.name) {
+                Ok(name) => listing.photos.push((name, blob)),
+                Err(e) => {
+                    let shown = escaped(&blob.name);
+                    tracing::warn!(photo = %shown, code = %e.code(), "unusable blob name: {e}");
+                    listing.unusable.push(Unusable {
+                        name: shown,
+                        reason: e.to_string(),
+                    });
+                }
+            },
+            Listed::Unusable { name, reason } => {
+                let shown = escaped(&name);
+                tracing::warn!(photo = %shown, "unusable entry: {reason}");
+                listing.unusable.push(Unusable {
+                    name: shown,
+                    reason,
                 });
             }
         }
     }
-    match flow.ledger.put(&record, Some(&versioned.etag)).await {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::warn!(photo = %record.photo, "cannot mark removed: {e}");
-            false
+    Ok(listing)
+}
+
+/// The key and focus a photo has now, from the mapping files already loaded.
+/// The listing does not carry blob metadata: a focus set there is the
+/// record's until the blob changes (which changes its version, and the flow
+/// reads it again).
+fn assignment(
+    flow: &Flow,
+    name: &PhotoName,
+    record: Option<&Record>,
+) -> (String, Option<mapping::Focus>) {
+    if mapping::is_mapping(name) {
+        return (name.key(), None);
+    }
+    match flow.mappings().assignment_cached(name) {
+        Some(a) => {
+            let focus = a.focus.or_else(|| record.and_then(|r| r.focus));
+            (a.user, focus)
         }
+        None => (name.key(), record.and_then(|r| r.focus)),
+    }
+}
+
+/// What the report says about each mapping file: rows naming no photo.
+fn mapping_notes(
+    files: &[std::sync::Arc<mapping::MappingFile>],
+    photos: &[(PhotoName, BlobInfo)],
+) -> BTreeMap<String, String> {
+    let mut notes = BTreeMap::new();
+    for file in files {
+        let missing = file.rows_without_photo(photos.iter().map(|(n, _)| n));
+        if !missing.is_empty() {
+            let shown: Vec<String> = missing.iter().take(10).map(|m| escaped(m)).collect();
+            let more = missing.len().saturating_sub(shown.len());
+            let mut note = format!(
+                "{} row(s) name files that are not there: {}",
+                missing.len(),
+                shown.join(", ")
+            );
+            if more > 0 {
+                note.push_str(&format!(" and {more} more"));
+            }
+            notes.insert(file.name.clone(), note);
+        }
+    }
+    notes
+}
+
+fn ledger_failure(e: LedgerError) -> StoreError {
+    match e {
+        LedgerError::Store(e) => e,
+        other => StoreError::Configuration {
+            message: other.to_string(),
+        },
     }
 }
 

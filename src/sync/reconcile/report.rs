@@ -1,8 +1,15 @@
 //! The report an admin reads: `reports/latest.json`, `.csv` and `.html` in the
 //! state container, and a timestamped JSON copy under `reports/history/`.
+//!
+//! Nothing in a report can attack its reader: CSV cells that a spreadsheet
+//! would run as a formula are neutralised (OWASP "CSV Injection": a leading
+//! `=`, `+`, `-`, `@`, tab or carriage return gets a `'`), and the HTML page
+//! escapes every value and forbids scripts and remote content with a
+//! Content-Security-Policy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Mutex;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -11,6 +18,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::RunSummary;
+use crate::problem::ProblemCode;
 use crate::store::{BlobProperties, StoreError, WriteMode};
 use crate::sync::flow::Flow;
 use crate::sync::ledger::{Record, Status};
@@ -26,12 +34,20 @@ pub const CSV_HEADER: [&str; 7] = [
     "updated_at",
 ];
 
+/// The page's policy: no script, no remote anything; inline style and
+/// `data:` thumbnails only.
+pub const HTML_CSP: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
+
+/// At most this many thumbnails are embedded, so the page stays light in a
+/// browser for tenants of any size (about 1.5 KB each).
+pub const MAX_EMBEDDED_THUMBNAILS: usize = 2000;
+
 /// One photo's line.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Row {
     /// Blob name within the photos container, folders included.
     pub photo: String,
-    /// Matched UPN, or empty.
+    /// The person it is for: the matched UPN, or the key it will be matched by.
     pub user: String,
     /// Ledger status.
     pub status: String,
@@ -49,50 +65,65 @@ pub struct Row {
 #[derive(Debug, Serialize)]
 struct JsonReport<'a> {
     generated_at: String,
-    summary: BTreeMap<String, usize>,
+    summary: BTreeMap<&'static str, usize>,
     photos: &'a [Row],
-}
-
-fn status_word(status: Status) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn row(record: &Record) -> Row {
     // A SharePoint problem on a synced photo still needs attention.
     let sharepoint = record.sharepoint.as_ref().and_then(|t| t.problem.as_ref());
     let (code, detail) = match (&record.problem, sharepoint) {
-        (Some(p), _) => (p.code.clone(), p.message.clone()),
-        (None, Some(p)) => (p.code.clone(), format!("SharePoint: {}", p.message)),
-        (None, None) => (String::new(), record.detail.clone().unwrap_or_default()),
+        (Some(p), _) => (p.code.as_str(), p.message.clone()),
+        (None, Some(p)) => (p.code.as_str(), format!("SharePoint: {}", p.message)),
+        (None, None) => ("", record.detail.clone().unwrap_or_default()),
     };
     Row {
         photo: record.photo.clone(),
-        user: record
-            .user
-            .as_ref()
-            .map(|u| u.upn.clone())
-            .unwrap_or_default(),
-        status: status_word(record.status),
-        code,
+        user: record.who().to_owned(),
+        status: record.status.as_str().to_owned(),
+        code: code.to_owned(),
         detail,
         sha256: record.sha256.clone(),
-        updated_at: record.updated.to_rfc3339(),
+        updated_at: record
+            .updated
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }
 
-/// Records by status, in a stable order.
-pub fn counts(records: &[&Record]) -> Vec<(String, usize)> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for record in records {
-        *counts.entry(status_word(record.status)).or_default() += 1;
-    }
-    counts.into_iter().collect()
+/// Rows for what is not a ledger record: unusable names, unreadable records.
+fn problem_rows(summary: &RunSummary) -> Vec<Row> {
+    let unusable = summary.unusable.iter().map(|u| Row {
+        photo: u.name.clone(),
+        user: String::new(),
+        status: Status::Failed.as_str().to_owned(),
+        code: ProblemCode::InvalidName.as_str().to_owned(),
+        detail: u.reason.clone(),
+        sha256: String::new(),
+        updated_at: String::new(),
+    });
+    let corrupt = summary.corrupt.iter().map(|c| Row {
+        photo: c.photo.clone().unwrap_or_else(|| c.key.clone()),
+        user: String::new(),
+        status: Status::Failed.as_str().to_owned(),
+        code: ProblemCode::LedgerCorrupt.as_str().to_owned(),
+        detail: format!("ledger record {} is unreadable: {}", c.key, c.reason),
+        sha256: String::new(),
+        updated_at: String::new(),
+    });
+    unusable.chain(corrupt).collect()
 }
 
-/// UTF-8 with a byte-order mark and every field quoted, so Excel opens it cleanly.
+/// A cell a spreadsheet shows as text, never runs (OWASP CSV Injection).
+fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// UTF-8 with a byte-order mark and every field quoted, so Excel opens it
+/// cleanly; no cell can be a formula.
 pub fn csv(rows: &[Row]) -> Vec<u8> {
     let mut writer = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Always)
@@ -100,40 +131,26 @@ pub fn csv(rows: &[Row]) -> Vec<u8> {
     writer.write_record(CSV_HEADER).expect("in memory");
     for r in rows {
         writer
-            .write_record([
-                &r.photo,
-                &r.user,
-                &r.status,
-                &r.code,
-                &r.detail,
-                &r.sha256,
-                &r.updated_at,
-            ])
+            .write_record(
+                [
+                    &r.photo,
+                    &r.user,
+                    &r.status,
+                    &r.code,
+                    &r.detail,
+                    &r.sha256,
+                    &r.updated_at,
+                ]
+                .map(|cell| neutralised(cell).into_owned()),
+            )
             .expect("in memory");
     }
     writer.into_inner().expect("in memory")
 }
 
-/// What an admin should do about a problem code.
+/// What an admin should do about a problem code shown in a report.
 pub fn advice(code: &str) -> &'static str {
-    match code {
-        "user-not-found" => "Rename the file after the person, or map it in mapping.csv.",
-        "ambiguous-user" => "Several people match: map the file explicitly in mapping.csv.",
-        "permission-denied" => "Grant the named Microsoft Graph permission and give admin consent.",
-        "photo-updates-disabled" => "Set the tenant's photoUpdateSettings source to cloud.",
-        "invalid-credentials" => "Renew the app's secret or certificate.",
-        "unsupported-format" => "Export the photo as JPEG or PNG and upload it again.",
-        "corrupt-image" => "Upload the photo again; the file is damaged or incomplete.",
-        "image-too-large" => {
-            "Upload a smaller photo (or raise PHOTOSYNC_MAX_BYTES / PHOTOSYNC_MAX_PIXELS)."
-        }
-        "image-too-small" => "Upload a larger photo (at least PHOTOSYNC_MIN_SIZE pixels square).",
-        "invalid-mapping" => "Fix the named line of the mapping file.",
-        "throttled" | "graph-unavailable" | "storage-unavailable" | "identity-unavailable" => {
-            "Nothing: it is retried automatically."
-        }
-        _ => "Read the message; retry with `photosync retry` once fixed.",
-    }
+    ProblemCode::parse(code).map_or("", ProblemCode::advice)
 }
 
 fn escape(text: &str) -> String {
@@ -141,31 +158,32 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// A self-contained page: counts, failures first with what to do, then
 /// every photo with a small thumbnail where one exists.
 pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, Bytes>) -> String {
-    let mut page = String::from(
+    let mut page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{HTML_CSP}\">\
          <title>photosync report</title><style>\
-         body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
-         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}\
-         th{background:#f4f4f4}.failed{color:#a00}.counts td{font-weight:bold}img{width:48px;height:48px;border-radius:50%}\
-         </style></head><body><h1>photosync report</h1>",
+         body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}}\
+         th{{background:#f4f4f4}}.failed{{color:#a00}}.counts td{{font-weight:bold}}img{{width:48px;height:48px;border-radius:50%}}\
+         </style></head><body><h1>photosync report</h1>"
     );
     let _ = write!(
         page,
         "<p>Generated {} — {}</p><table class=\"counts\"><tr>",
-        Utc::now().to_rfc3339(),
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         escape(&summary.line())
     );
-    for (status, n) in &summary.counts {
-        let _ = write!(page, "<th>{}</th>", escape(status));
-        let _ = n;
+    for status in summary.counts.keys() {
+        let _ = write!(page, "<th>{}</th>", escape(status.as_str()));
     }
     page.push_str("</tr><tr>");
-    for (_, n) in &summary.counts {
+    for n in summary.counts.values() {
         let _ = write!(page, "<td>{n}</td>");
     }
     page.push_str("</tr></table>");
@@ -184,6 +202,18 @@ pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, By
                 escape(&r.code),
                 escape(&r.detail),
                 escape(advice(&r.code))
+            );
+        }
+        page.push_str("</table>");
+    }
+    if !summary.mapping_notes.is_empty() {
+        page.push_str("<h2>Mapping files</h2><table><tr><th>file</th><th>note</th></tr>");
+        for (file, note) in &summary.mapping_notes {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(file),
+                escape(note)
             );
         }
         page.push_str("</table>");
@@ -210,90 +240,111 @@ pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, By
     page
 }
 
-/// At most this many thumbnails are embedded, so the page stays light in a
-/// browser for tenants of any size (about 1.5 KB each).
-pub const MAX_EMBEDDED_THUMBNAILS: usize = 2000;
-
-/// The 48x48 thumbnail of synced photos, by photo name (the first
-/// [`MAX_EMBEDDED_THUMBNAILS`] by name), cached across runs by content hash.
-async fn small_thumbnails(flow: &Flow, records: &[&Record]) -> BTreeMap<String, Bytes> {
-    let wanted: Vec<(String, String, String)> = records
-        .iter()
-        .filter(|r| r.status.is_current() || r.status == Status::DryRun)
-        .take(MAX_EMBEDDED_THUMBNAILS)
-        .map(|r| {
-            let folder = r
-                .user
-                .as_ref()
-                .map_or_else(|| r.key.clone(), |u| u.upn.to_lowercase());
-            let cache_key = format!("{}\n{}", r.photo, r.sha256);
-            (r.photo.clone(), format!("{folder}/48x48.jpg"), cache_key)
-        })
-        .collect();
-    let cache = &flow.report_thumbnails;
-    let fetched: Vec<(String, String, Bytes)> = futures::stream::iter(wanted)
-        .map(|(photo, name, cache_key)| async move {
-            if let Some(bytes) = cache.lock().await.get(&cache_key) {
-                return Some((photo, cache_key, bytes.clone()));
-            }
-            let blob = flow.stores.thumbnails.get(&name).await.ok()?;
-            Some((photo, cache_key, blob.bytes))
-        })
-        .buffer_unordered(16)
-        .filter_map(|x| async move { x })
-        .collect()
-        .await;
-    let mut cache = cache.lock().await;
-    // Keep exactly this run's thumbnails: bounded, and nothing stale.
-    cache.clear();
-    let mut found = BTreeMap::new();
-    for (photo, cache_key, bytes) in fetched {
-        cache.insert(cache_key, bytes.clone());
-        found.insert(photo, bytes);
-    }
-    found
+/// Writes reports and keeps the small thumbnails they embed between runs
+/// (a long-lived instance reads each once).
+#[derive(Debug, Default)]
+pub(crate) struct ReportWriter {
+    /// `photo\nsha256` → 48x48 JPEG. Never held across I/O.
+    thumbnails: Mutex<HashMap<String, Bytes>>,
 }
 
-/// Writes the three reports and the history copy.
-pub async fn write(
-    flow: &Flow,
-    records: &[&Record],
-    summary: &RunSummary,
-) -> Result<(), StoreError> {
-    let rows: Vec<Row> = records.iter().map(|r| row(r)).collect();
-    let generated_at = Utc::now();
-    let json = serde_json::to_vec_pretty(&JsonReport {
-        generated_at: generated_at.to_rfc3339(),
-        summary: summary.counts.iter().cloned().collect(),
-        photos: &rows,
-    })
-    .expect("serialises");
-    let thumbnails = small_thumbnails(flow, records).await;
-    let page = html(&rows, summary, &thumbnails);
-    let history = format!(
-        "reports/history/{}.json",
-        generated_at.format("%Y%m%dT%H%M%S%.3fZ")
-    );
-    let files: [(&str, Vec<u8>, &str); 4] = [
-        ("reports/latest.json", json.clone(), "application/json"),
-        ("reports/latest.csv", csv(&rows), "text/csv; charset=utf-8"),
-        (
-            "reports/latest.html",
-            page.into_bytes(),
-            "text/html; charset=utf-8",
-        ),
-        (&history, json, "application/json"),
-    ];
-    for (name, bytes, content_type) in files {
-        let properties = BlobProperties {
-            content_type: Some(content_type.to_owned()),
-            cache_control: Some("no-cache".to_owned()),
-            ..BlobProperties::default()
+impl ReportWriter {
+    /// The 48x48 thumbnail of synced photos, by photo name (the first
+    /// [`MAX_EMBEDDED_THUMBNAILS`] by name), cached by content hash.
+    async fn small_thumbnails(&self, flow: &Flow, records: &[&Record]) -> BTreeMap<String, Bytes> {
+        let wanted: Vec<(String, String, String)> = records
+            .iter()
+            .filter(|r| r.status.is_current() || r.status == Status::DryRun)
+            .take(MAX_EMBEDDED_THUMBNAILS)
+            .map(|r| {
+                let folder = r
+                    .user
+                    .as_ref()
+                    .map_or_else(|| r.key.clone(), |u| u.upn.to_lowercase());
+                let cache_key = format!("{}\n{}", r.photo, r.sha256);
+                (r.photo.clone(), format!("{folder}/48x48.jpg"), cache_key)
+            })
+            .collect();
+        let cached: HashMap<String, Bytes> = {
+            let cache = self.thumbnails.lock().expect("never poisoned");
+            wanted
+                .iter()
+                .filter_map(|(_, _, k)| cache.get(k).map(|b| (k.clone(), b.clone())))
+                .collect()
         };
-        flow.stores
-            .state
-            .put(name, Bytes::from(bytes), &properties, WriteMode::Overwrite)
-            .await?;
+        let fetched: Vec<(String, String, Bytes)> = futures::stream::iter(wanted)
+            .map(|(photo, name, cache_key)| {
+                let hit = cached.get(&cache_key).cloned();
+                async move {
+                    if let Some(bytes) = hit {
+                        return Some((photo, cache_key, bytes));
+                    }
+                    let blob = flow.stores().thumbnails.get(&name).await.ok()?;
+                    Some((photo, cache_key, blob.bytes))
+                }
+            })
+            .buffer_unordered(16)
+            .filter_map(|x| async move { x })
+            .collect()
+            .await;
+        let mut found = BTreeMap::new();
+        let mut fresh = HashMap::new();
+        for (photo, cache_key, bytes) in fetched {
+            fresh.insert(cache_key, bytes.clone());
+            found.insert(photo, bytes);
+        }
+        // Keep exactly this run's thumbnails: bounded, and nothing stale.
+        *self.thumbnails.lock().expect("never poisoned") = fresh;
+        found
     }
-    Ok(())
+
+    /// Writes the three reports and the history copy.
+    pub(crate) async fn write(
+        &self,
+        flow: &Flow,
+        records: &[&Record],
+        summary: &RunSummary,
+    ) -> Result<(), StoreError> {
+        let mut rows = problem_rows(summary);
+        rows.extend(records.iter().map(|r| row(r)));
+        let generated_at = Utc::now();
+        let json = serde_json::to_vec_pretty(&JsonReport {
+            generated_at: generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            summary: summary
+                .counts
+                .iter()
+                .map(|(status, n)| (status.as_str(), *n))
+                .collect(),
+            photos: &rows,
+        })
+        .expect("serialises");
+        let thumbnails = self.small_thumbnails(flow, records).await;
+        let page = html(&rows, summary, &thumbnails);
+        let history = format!(
+            "reports/history/{}.json",
+            generated_at.format("%Y%m%dT%H%M%S%.3fZ")
+        );
+        let files: [(&str, Vec<u8>, &str); 4] = [
+            ("reports/latest.json", json.clone(), "application/json"),
+            ("reports/latest.csv", csv(&rows), "text/csv; charset=utf-8"),
+            (
+                "reports/latest.html",
+                page.into_bytes(),
+                "text/html; charset=utf-8",
+            ),
+            (&history, json, "application/json"),
+        ];
+        for (name, bytes, content_type) in files {
+            let properties = BlobProperties {
+                content_type: Some(content_type.to_owned()),
+                cache_control: Some("no-cache".to_owned()),
+                ..BlobProperties::default()
+            };
+            flow.stores()
+                .state
+                .put(name, Bytes::from(bytes), &properties, WriteMode::Overwrite)
+                .await?;
+        }
+        Ok(())
+    }
 }

@@ -1,101 +1,26 @@
-//! The per-photo decision, from the listing and the ledger alone.
-
-use chrono::{Duration, Utc};
+//! The report's formats: exact CSV header, neutralised formulas, escaped
+//! HTML with a policy that forbids scripts.
 
 use super::*;
-use crate::sync::ledger::{Problem, Record, Status};
 
-fn blob(etag: &str) -> BlobInfo {
-    BlobInfo {
-        name: "alice@contoso.com.jpg".into(),
-        size: 10,
-        etag: Some(etag.into()),
-        last_modified: Utc::now(),
+fn row(photo: &str, detail: &str) -> report::Row {
+    report::Row {
+        photo: photo.into(),
+        user: "o'brien@contoso.com".into(),
+        status: "failed".into(),
+        code: "user-not-found".into(),
+        detail: detail.into(),
+        sha256: "ab".into(),
+        updated_at: "2026-11-20T10:00:00Z".into(),
     }
-}
-
-fn record(status: Status, etag: &str) -> Record {
-    Record {
-        etag: Some(etag.into()),
-        problem: (status == Status::Failed).then(|| Problem {
-            code: "user-not-found".into(),
-            message: "no".into(),
-        }),
-        ..crate::sync::ledger::sample("alice@contoso.com.jpg", status)
-    }
-}
-
-#[test]
-fn decisions() {
-    let now = Utc::now();
-    let key = "alice@contoso.com";
-    let d = |r: Option<&Record>, etag: &str, live: bool| decide(&blob(etag), r, key, live, now);
-
-    assert_eq!(d(None, "e1", true), Decision::Sync("new"));
-    let synced = record(Status::Synced, "e1");
-    assert_eq!(d(Some(&synced), "e1", true), Decision::Skip);
-    assert_eq!(d(Some(&synced), "e2", true), Decision::Sync("changed"));
-    let remapped = Record {
-        key: "bob@contoso.com".into(),
-        ..synced.clone()
-    };
-    assert_eq!(
-        d(Some(&remapped), "e1", true),
-        Decision::Sync("mapping changed")
-    );
-
-    let failed = record(Status::Failed, "e1");
-    assert_eq!(
-        d(Some(&failed), "e1", true),
-        Decision::Skip,
-        "failed waits for a person"
-    );
-    assert_eq!(d(Some(&failed), "e9", true), Decision::Sync("changed"));
-
-    let mut retrying = record(Status::Retrying, "e1");
-    retrying.next_attempt = Some(now + Duration::minutes(5));
-    assert_eq!(
-        d(Some(&retrying), "e1", true),
-        Decision::Skip,
-        "not due yet"
-    );
-    retrying.next_attempt = Some(now - Duration::seconds(1));
-    assert_eq!(d(Some(&retrying), "e1", true), Decision::Sync("retry due"));
-    retrying.lease_until = Some(now + Duration::minutes(1));
-    assert_eq!(
-        d(Some(&retrying), "e1", true),
-        Decision::Skip,
-        "someone is on it"
-    );
-
-    let dry = record(Status::DryRun, "e1");
-    assert_eq!(d(Some(&dry), "e1", false), Decision::Skip);
-    assert_eq!(
-        d(Some(&dry), "e1", true),
-        Decision::Sync("credentials configured")
-    );
-    assert_eq!(
-        d(Some(&record(Status::Removed, "e1")), "e1", true),
-        Decision::Sync("reappeared")
-    );
-    assert_eq!(
-        d(Some(&record(Status::Ignored, "e1")), "e1", true),
-        Decision::Skip
-    );
 }
 
 #[test]
 fn csv_has_the_exact_header_a_bom_and_quoted_fields() {
-    let rows = vec![report::Row {
-        photo: "hr/o'brien, pat.jpg".into(),
-        user: "o'brien@contoso.com".into(),
-        status: "failed".into(),
-        code: "user-not-found".into(),
-        detail: "no user has userPrincipalName `o'brien, pat`".into(),
-        sha256: "ab".into(),
-        updated_at: "2026-11-20T10:00:00+00:00".into(),
-    }];
-    let bytes = report::csv(&rows);
+    let bytes = report::csv(&[row(
+        "hr/o'brien, pat.jpg",
+        "no user has userPrincipalName `o'brien, pat`",
+    )]);
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let mut lines = text.lines();
@@ -112,19 +37,47 @@ fn csv_has_the_exact_header_a_bom_and_quoted_fields() {
 }
 
 #[test]
-fn html_escapes_and_lists_failures_first() {
+fn no_csv_cell_can_be_a_formula() {
+    let hostile = [
+        "=cmd|' -C calc'!A0",
+        "+SUM(1,2)",
+        "-2+3",
+        "@SUM(A1)",
+        "\tTAB",
+        "\rCR",
+    ];
+    for cell in hostile {
+        let bytes = report::csv(&[row(cell, cell)]);
+        let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let record = reader.records().next().unwrap().unwrap();
+        for field in [&record[0], &record[4]] {
+            assert_eq!(field, format!("'{cell}"), "{cell:?} is neutralised");
+        }
+    }
+    // Ordinary values stay as they are.
+    let bytes = report::csv(&[row("alice@contoso.com.jpg", "a - b")]);
+    assert!(String::from_utf8_lossy(&bytes).contains("\"alice@contoso.com.jpg\""));
+}
+
+#[test]
+fn html_escapes_lists_failures_first_and_forbids_scripts() {
     let rows = vec![report::Row {
-        photo: "<script>.jpg".into(),
+        photo: "<script>alert(1)</script>\"onerror=x.jpg".into(),
         user: String::new(),
         status: "failed".into(),
         code: "corrupt-image".into(),
-        detail: "damaged".into(),
+        detail: "<img src=x onerror=alert(1)>".into(),
         sha256: String::new(),
         updated_at: String::new(),
     }];
     let page = report::html(&rows, &RunSummary::default(), &Default::default());
-    assert!(!page.contains("<script>"));
-    assert!(page.contains("&lt;script&gt;.jpg"));
+    assert!(!page.contains("<script>") && !page.contains("<img src=x"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;onerror=x.jpg"));
+    assert!(page.contains(&format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
+        report::HTML_CSP
+    )));
     let attention = page.find("Needs attention (1)").unwrap();
     let all = page.find("All photos").unwrap();
     assert!(attention < all);

@@ -63,6 +63,16 @@ fn every_parameter_has_a_description_and_a_sound_default() {
     );
     assert_eq!(parameters["hostingPlan"]["defaultValue"], "FlexConsumption");
     assert_eq!(parameters["blobsExtensionKey"]["type"], "securestring");
+    // Flex Consumption refuses a maximumInstanceCount below 40 (the stack
+    // data's `lowestMaximumInstanceCount`; shared/reference/functions-host.md),
+    // and the count bounds instances, not Graph calls (those are per process).
+    let instances = &parameters["maximumInstanceCount"];
+    assert_eq!(instances["minValue"], 40);
+    let text = instances["metadata"]["description"].as_str().unwrap();
+    assert!(
+        text.contains("does not bound calls to Microsoft Graph"),
+        "{text}"
+    );
 }
 
 #[test]

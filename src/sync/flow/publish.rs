@@ -1,0 +1,239 @@
+//! Publishing a claimed photo: render, match the user, settle which of the
+//! user's photos is current, write the thumbnails, then Microsoft Graph and
+//! SharePoint. Returns what happened as a value; the record is built from it
+//! elsewhere ([`super::settle`]).
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::failure::Failure;
+use super::{Content, Flow, PhotoJob};
+use crate::graph::Written;
+use crate::pipeline::{self, PipelineError, Rendition};
+use crate::problem::ProblemCode;
+use crate::store::{BlobProperties, WriteMode};
+use crate::sync::PhotoName;
+use crate::sync::ledger::{Record, Status, TargetState, UserRef};
+
+/// Thumbnails change only when the photo does; let apps and CDNs cache them.
+const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=3600";
+/// File extensions people use for photos: a file with one of these that is
+/// not a readable image is a failure; anything else that is not an image is
+/// ignored (the mapping file, `Thumbs.db`, notes).
+const IMAGE_EXTENSIONS: [&str; 11] = [
+    "jpg", "jpeg", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif",
+];
+
+/// What publishing came to, when nothing failed.
+#[derive(Debug)]
+pub(super) enum Published {
+    /// Rendered and (unless dry) set as the profile photo.
+    Done {
+        /// `synced`, `restored` or `dry-run`.
+        status: Status,
+        /// The matched user (none without credentials).
+        user: Option<UserRef>,
+        /// Worth telling (a disabled account).
+        detail: Option<String>,
+        /// Graph's media ETag after the upload (`PHOTOSYNC_ENFORCE`).
+        graph_etag: Option<String>,
+        /// SharePoint's outcome, when that target is on.
+        sharepoint: Option<TargetState>,
+    },
+    /// A newer photo of the same user is current; this one is not uploaded.
+    Superseded {
+        /// The matched user.
+        user: Option<UserRef>,
+        /// The newer photo.
+        by: String,
+    },
+    /// Not an image and not named like one.
+    NotAPhoto {
+        /// What the bytes were taken for.
+        reason: String,
+    },
+}
+
+/// A rendition, or the finding that the file is no photo at all.
+pub(super) enum Rendered {
+    Image(Rendition),
+    NotAPhoto(String),
+}
+
+impl Flow {
+    pub(super) async fn publish(
+        &self,
+        job: &PhotoJob,
+        content: &Content,
+        key: &str,
+        record: &Record,
+    ) -> Result<Published, Failure> {
+        let name = &job.name;
+        let rendition = match self.render(name, content.bytes.clone()).await? {
+            Rendered::Image(rendition) => rendition,
+            Rendered::NotAPhoto(reason) => return Ok(Published::NotAPhoto { reason }),
+        };
+        let user = match &self.targets.graph {
+            Some(graph) => Some(UserRef::from(graph.find_user(key).await?)),
+            None => None,
+        };
+        let for_user = |f: Failure| f.for_user(user.as_ref());
+        // Thumbnails are filed by UPN; without credentials, by the key.
+        let folder = user
+            .as_ref()
+            .map_or_else(|| key.to_owned(), |u| u.upn.to_lowercase());
+        let last_modified = self.last_modified(name, content.last_modified).await;
+        if let Some(by) = self
+            .newest_wins(&folder, name, last_modified)
+            .await
+            .map_err(for_user)?
+        {
+            return Ok(Published::Superseded { user, by });
+        }
+        self.write_thumbnails(&folder, &rendition)
+            .await
+            .map_err(for_user)?;
+
+        let detail = user
+            .as_ref()
+            .filter(|u| !u.account_enabled)
+            .map(|_| "the account is disabled".to_owned());
+        let (Some(graph), Some(account)) = (&self.targets.graph, &user) else {
+            return Ok(Published::Done {
+                status: Status::DryRun,
+                user,
+                detail,
+                graph_etag: None,
+                sharepoint: None,
+            });
+        };
+        let master = self.plan.graph_master(&rendition).jpeg.clone();
+        match graph
+            .set_photo(&account.id, master)
+            .await
+            .map_err(|e| for_user(e.into()))?
+        {
+            Written::DryRun => Ok(Published::Done {
+                status: Status::DryRun,
+                user,
+                detail,
+                graph_etag: None,
+                sharepoint: None,
+            }),
+            Written::Done => {
+                let sharepoint = self
+                    .write_sharepoint(&account.upn, &rendition, record.attempts)
+                    .await;
+                let graph_etag = if self.settings.reconcile.enforce {
+                    // What Graph holds now, to notice a change by someone else later.
+                    graph
+                        .photo_info(&account.id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|info| info.media_etag)
+                } else {
+                    None
+                };
+                Ok(Published::Done {
+                    status: if job.force {
+                        Status::Restored
+                    } else {
+                        Status::Synced
+                    },
+                    user,
+                    detail,
+                    graph_etag,
+                    sharepoint,
+                })
+            }
+        }
+    }
+
+    /// The blob's last write time; a delivery without one asks storage.
+    async fn last_modified(
+        &self,
+        name: &PhotoName,
+        known: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        match known {
+            Some(t) => Some(t),
+            None => self
+                .stores
+                .photos
+                .head(name.as_str())
+                .await
+                .ok()
+                .map(|b| b.last_modified),
+        }
+    }
+
+    /// Renders on the blocking pool (it is CPU work), one per core at a time.
+    pub(super) async fn render(&self, name: &PhotoName, bytes: Bytes) -> Result<Rendered, Failure> {
+        let options = self.plan.options().clone();
+        let _slot =
+            self.render_slots.acquire().await.map_err(|_| {
+                Failure::new(ProblemCode::InternalError, "the render queue is closed")
+            })?;
+        let rendered = tokio::task::spawn_blocking(move || pipeline::render(&bytes, &options))
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    ProblemCode::InternalError,
+                    format!("rendering stopped: {e}"),
+                )
+            })?;
+        match rendered {
+            Ok(rendition) => Ok(Rendered::Image(rendition)),
+            Err(PipelineError::UnsupportedFormat(reason)) if !looks_like_a_photo(name) => {
+                Ok(Rendered::NotAPhoto(reason))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn write_thumbnails(&self, folder: &str, rendition: &Rendition) -> Result<(), Failure> {
+        let properties = BlobProperties {
+            content_type: Some("image/jpeg".to_owned()),
+            cache_control: Some(THUMBNAIL_CACHE_CONTROL.to_owned()),
+            metadata: Default::default(),
+        };
+        // All sizes at once: they are independent blobs.
+        let writes = self
+            .plan
+            .thumbnails(rendition)
+            .into_iter()
+            .map(|thumbnail| {
+                let name = format!("{folder}/{0}x{0}.jpg", thumbnail.size);
+                let bytes = thumbnail.jpeg.clone();
+                let properties = &properties;
+                async move {
+                    self.stores
+                        .thumbnails
+                        .put(&name, bytes, properties, WriteMode::Overwrite)
+                        .await
+                }
+            });
+        for result in futures::future::join_all(writes).await {
+            result?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the file's extension says it is meant to be a photo.
+fn looks_like_a_photo(name: &PhotoName) -> bool {
+    name.file_name()
+        .rsplit_once('.')
+        .is_some_and(|(_, ext)| IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+impl From<crate::graph::User> for UserRef {
+    fn from(user: crate::graph::User) -> Self {
+        Self {
+            id: user.id,
+            upn: user.user_principal_name,
+            account_enabled: user.account_enabled,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! What a Reconcile run did, for the timer's log line, the terminal and the
+//! report's header.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::sync::ledger::{Corrupt, Record, Status};
+
+/// Something in the photos container that cannot be a photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    /// Its name, escaped for printing.
+    pub name: String,
+    /// Why it cannot be used.
+    pub reason: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Entries listed (photos and unusable entries).
+    pub examined: usize,
+    /// Photos synced (or attempted) in this run.
+    pub worked: usize,
+    /// Photos that needed work but were left for the next run (time budget).
+    pub left: usize,
+    /// Ledger entries newly marked `removed`.
+    pub removed: usize,
+    /// Entries whose name or kind photosync cannot use (`invalid-name`).
+    pub unusable: Vec<Unusable>,
+    /// Ledger records that could not be read (`ledger-corrupt`).
+    pub corrupt: Vec<Corrupt>,
+    /// Per mapping file, what the report should say (rows naming no photo).
+    pub mapping_notes: BTreeMap<String, String>,
+    /// Records by status after the run.
+    pub counts: BTreeMap<Status, usize>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    /// How many records have `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.counts.get(&status).copied().unwrap_or(0)
+    }
+
+    /// The line for the timer's `Logs` and the terminal.
+    pub fn line(&self) -> String {
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
+        let mut problems = String::new();
+        if !self.unusable.is_empty() {
+            problems.push_str(&format!(", {} unusable name(s)", self.unusable.len()));
+        }
+        if !self.corrupt.is_empty() {
+            problems.push_str(&format!(
+                ", {} unreadable ledger record(s)",
+                self.corrupt.len()
+            ));
+        }
+        format!(
+            "reconcile: {} photos examined, {} worked on, {} left for the next run, {} removed{problems} in {} ms; ledger: {}",
+            self.examined,
+            self.worked,
+            self.left,
+            self.removed,
+            self.elapsed.as_millis(),
+            if counts.is_empty() {
+                "empty".to_owned()
+            } else {
+                counts.join(", ")
+            }
+        )
+    }
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// One more entry listed.
+    Examined,
+    /// This many photos will be worked on (known once the listing is read).
+    Planned(usize),
+    /// One more photo worked on.
+    Worked,
+}
+
+/// Records by status.
+pub fn counts(records: &[&Record]) -> BTreeMap<Status, usize> {
+    let mut counts = BTreeMap::new();
+    for record in records {
+        *counts.entry(record.status).or_default() += 1;
+    }
+    counts
+}

@@ -1,0 +1,225 @@
+//! The work of a Reconcile run: syncing what the decision table chose, with
+//! bounded concurrency inside the time budget, newest photo of a person
+//! first; checking synced photos for drift; marking deleted photos.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use super::summary::Progress;
+use crate::config::ReconcileSettings;
+use crate::problem::Problem;
+use crate::sync::flow::{Flow, PhotoJob};
+use crate::sync::ledger::{Status, Versioned};
+
+/// Work for one photo.
+pub(super) enum Work {
+    /// Sync it.
+    Sync {
+        /// The job.
+        job: PhotoJob,
+        /// Its matching key: photos of one key are one person's.
+        key: String,
+        /// Its last write time: the newest of a person's photos goes first.
+        last_modified: DateTime<Utc>,
+    },
+    /// It is synced: check Graph still has our photo (`PHOTOSYNC_ENFORCE`).
+    CheckDrift {
+        /// The job to run if it drifted.
+        job: PhotoJob,
+        /// Whose photo.
+        user_id: String,
+        /// Graph's media ETag after our upload.
+        expected: Option<String>,
+    },
+}
+
+impl Work {
+    fn photo(&self) -> &str {
+        match self {
+            Self::Sync { job, .. } | Self::CheckDrift { job, .. } => job.name.as_str(),
+        }
+    }
+}
+
+/// Per photo: `Some(true)` worked on, `Some(false)` only checked, `None`
+/// left for the next run (budget spent or stop asked).
+pub(super) type Worked = (String, Option<bool>);
+
+/// Runs everything: first the newest photo of each person (and the drift
+/// checks), then the rest, which the flow then finds superseded without
+/// uploading them. So a bulk drop of three photos of one person makes one
+/// upload, of the newest.
+pub(super) async fn run_all(
+    flow: &Flow,
+    jobs: Vec<Work>,
+    settings: &ReconcileSettings,
+    started: Instant,
+    progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
+) -> Vec<Worked> {
+    progress(Progress::Planned(jobs.len()));
+    let (first, second) = waves(jobs);
+    let mut outcomes = wave(flow, first, settings, started, progress, stop).await;
+    outcomes.extend(wave(flow, second, settings, started, progress, stop).await);
+    outcomes
+}
+
+/// Splits off, per key, every photo but the newest.
+fn waves(jobs: Vec<Work>) -> (Vec<Work>, Vec<Work>) {
+    let mut newest: HashMap<String, (DateTime<Utc>, String)> = HashMap::new();
+    for work in &jobs {
+        if let Work::Sync {
+            job,
+            key,
+            last_modified,
+        } = work
+        {
+            let candidate = (*last_modified, job.name.as_str().to_owned());
+            let best = newest
+                .entry(key.clone())
+                .or_insert_with(|| candidate.clone());
+            if candidate > *best {
+                *best = candidate;
+            }
+        }
+    }
+    jobs.into_iter().partition(|work| match work {
+        Work::Sync { job, key, .. } => newest
+            .get(key)
+            .is_none_or(|(_, photo)| photo == job.name.as_str()),
+        Work::CheckDrift { .. } => true,
+    })
+}
+
+async fn wave(
+    flow: &Flow,
+    jobs: Vec<Work>,
+    settings: &ReconcileSettings,
+    started: Instant,
+    progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
+) -> Vec<Worked> {
+    // Listing order is by name: stable, so what is left runs first next time
+    // only if still due, and nothing starves.
+    futures::stream::iter(jobs)
+        .map(|work| async move {
+            let photo = work.photo().to_owned();
+            let over = started.elapsed() >= settings.budget || stop.load(Ordering::Relaxed);
+            let done = if over {
+                None
+            } else {
+                Some(one(flow, work).await)
+            };
+            if done == Some(true) {
+                progress(Progress::Worked);
+            }
+            (photo, done)
+        })
+        .buffer_unordered(settings.concurrency)
+        .collect()
+        .await
+}
+
+/// Does one piece of work; whether the photo was worked on.
+async fn one(flow: &Flow, work: Work) -> bool {
+    match work {
+        Work::Sync { job, .. } => {
+            flow.sync_photo(job).await;
+            true
+        }
+        Work::CheckDrift {
+            mut job,
+            user_id,
+            expected,
+        } => {
+            if !drifted(flow, &user_id, expected.as_deref()).await {
+                return false;
+            }
+            tracing::info!(photo = %job.name, "the profile photo was changed elsewhere; restoring ours");
+            job.force = true;
+            flow.sync_photo(job).await;
+            true
+        }
+    }
+}
+
+/// Whether the user's photo is no longer the one we set. An unreadable
+/// answer is not drift (the next run looks again).
+async fn drifted(flow: &Flow, user_id: &str, expected: Option<&str>) -> bool {
+    let Some(graph) = &flow.targets().graph else {
+        return false;
+    };
+    match graph.photo_info(user_id).await {
+        Ok(Some(info)) => info.media_etag.as_deref() != expected,
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(user_id, code = %e.code(), "drift check failed: {e}");
+            false
+        }
+    }
+}
+
+/// Marks every record whose blob is gone; returns the photos marked.
+pub(super) async fn remove_all(
+    flow: &Flow,
+    gone: &[&Versioned],
+    delete_photo: bool,
+) -> Vec<String> {
+    let mut removed = Vec::new();
+    for versioned in gone {
+        if mark_removed(flow, versioned, delete_photo).await {
+            removed.push(versioned.record.photo.clone());
+        }
+    }
+    removed
+}
+
+/// The photo blob is gone: record it, and with `PHOTOSYNC_DELETE_REMOVED`
+/// remove the profile photo if this was the user's current photo.
+async fn mark_removed(flow: &Flow, versioned: &Versioned, delete_photo: bool) -> bool {
+    let mut record = versioned.record.clone();
+    let was_current = match &record.user {
+        Some(user) => flow
+            .ledger()
+            .user(&user.upn.to_lowercase())
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|(entry, _)| entry.photo == record.photo),
+        None => false,
+    };
+    record.status = Status::Removed;
+    record.lease_until = None;
+    record.next_attempt = None;
+    record.updated = Utc::now();
+    record.detail = Some("the photo blob was deleted".to_owned());
+    if delete_photo
+        && was_current
+        && versioned.record.status.is_current()
+        && let (Some(graph), Some(user)) = (&flow.targets().graph, &record.user)
+    {
+        match graph.delete_photo(&user.id).await {
+            Ok(_) => {
+                record.detail =
+                    Some("the photo blob was deleted; profile photo removed".to_owned());
+            }
+            Err(e) => {
+                record.problem = Some(Problem::new(
+                    e.code(),
+                    format!("removing the profile photo failed: {e}"),
+                ));
+            }
+        }
+    }
+    match flow.ledger().put(&record, Some(&versioned.etag)).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(photo = %record.photo, "cannot mark removed: {e}");
+            false
+        }
+    }
+}
