@@ -8,6 +8,14 @@ use crate::identity::IdentityError;
 /// Graph's limit for one photo upload.
 pub const MAX_PHOTO_BYTES: usize = 4 * 1024 * 1024;
 
+/// Codes of problems with the app's configuration (the same for every photo),
+/// which the report lists once.
+pub const CONFIGURATION_CODES: &[&str] = &[
+    "permission-denied",
+    "photo-updates-disabled",
+    "invalid-credentials",
+];
+
 /// A classified Graph failure.
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -48,6 +56,10 @@ pub enum GraphError {
     Unavailable { detail: String },
     #[error("the photo is {bytes} bytes; Microsoft Graph accepts at most {MAX_PHOTO_BYTES}")]
     PhotoTooLarge { bytes: usize },
+    #[error(
+        "Microsoft Graph answered with a redirect: {detail}; check that PHOTOSYNC_GRAPH_URL points at Graph itself"
+    )]
+    Redirected { detail: String },
     #[error("Microsoft Graph rejected the call: HTTP {status} {code}: {message}")]
     Rejected {
         status: u16,
@@ -68,6 +80,7 @@ impl GraphError {
             Self::Throttled { .. } => "throttled",
             Self::Unavailable { .. } => "graph-unavailable",
             Self::PhotoTooLarge { .. } => "photo-too-large",
+            Self::Redirected { .. } => "redirect-refused",
             Self::Rejected { .. } => "graph-rejected",
         }
     }
@@ -75,7 +88,7 @@ impl GraphError {
     /// Whether retrying later (without a person changing anything) can succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Throttled { .. } | Self::Unavailable { .. } => true,
+            Self::Throttled { .. } | Self::Unavailable { .. } | Self::Redirected { .. } => true,
             Self::Identity(e) => e.is_transient(),
             _ => false,
         }
@@ -84,9 +97,6 @@ impl GraphError {
     /// A problem with the app's configuration rather than with one photo:
     /// report it once, not once per user.
     pub fn is_configuration(&self) -> bool {
-        matches!(
-            self,
-            Self::PermissionDenied { .. } | Self::PhotoUpdatesDisabled
-        ) || matches!(self, Self::Identity(e) if !e.is_transient())
+        CONFIGURATION_CODES.contains(&self.code())
     }
 }

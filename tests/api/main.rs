@@ -4,8 +4,10 @@
 mod deploy;
 mod fakes;
 mod graph;
+mod graph_users;
 mod handler;
 mod helpers;
+mod identity;
 mod local;
 mod package;
 mod reconcile;

@@ -5,6 +5,7 @@
 //! deleted photos `removed`, and writes the report.
 
 pub mod report;
+pub mod targets;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

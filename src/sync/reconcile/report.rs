@@ -11,12 +11,13 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::RunSummary;
+use super::targets;
 use crate::store::{BlobProperties, StoreError, WriteMode};
 use crate::sync::flow::Flow;
 use crate::sync::ledger::{Record, Status};
 
 /// The CSV header, exactly.
-pub const CSV_HEADER: [&str; 7] = [
+pub const CSV_HEADER: [&str; 8] = [
     "photo",
     "user",
     "status",
@@ -24,6 +25,7 @@ pub const CSV_HEADER: [&str; 7] = [
     "detail",
     "sha256",
     "updated_at",
+    "sharepoint",
 ];
 
 /// One photo's line.
@@ -43,6 +45,9 @@ pub struct Row {
     pub sha256: String,
     /// Last change of the record (RFC 3339).
     pub updated_at: String,
+    /// What happened at SharePoint (`synced`, `failed: code`), empty when the
+    /// target is off or was not reached.
+    pub sharepoint: String,
 }
 
 /// The JSON report.
@@ -50,7 +55,19 @@ pub struct Row {
 struct JsonReport<'a> {
     generated_at: String,
     summary: BTreeMap<String, usize>,
+    /// Records by status per target.
+    targets: BTreeMap<targets::Target, BTreeMap<String, usize>>,
+    /// Problems with the app's configuration, once each.
+    configuration: Vec<Configuration>,
     photos: &'a [Row],
+}
+
+/// A configuration problem with what to do about it.
+#[derive(Debug, Serialize)]
+struct Configuration {
+    #[serde(flatten)]
+    problem: targets::ConfigurationProblem,
+    advice: &'static str,
 }
 
 fn status_word(status: Status) -> String {
@@ -80,6 +97,7 @@ fn row(record: &Record) -> Row {
         detail,
         sha256: record.sha256.clone(),
         updated_at: record.updated.to_rfc3339(),
+        sharepoint: targets::sharepoint_cell(record),
     }
 }
 
@@ -108,6 +126,7 @@ pub fn csv(rows: &[Row]) -> Vec<u8> {
                 &r.detail,
                 &r.sha256,
                 &r.updated_at,
+                &r.sharepoint,
             ])
             .expect("in memory");
     }
@@ -129,6 +148,24 @@ pub fn advice(code: &str) -> &'static str {
         }
         "image-too-small" => "Upload a larger photo (at least PHOTOSYNC_MIN_SIZE pixels square).",
         "invalid-mapping" => "Fix the named line of the mapping file.",
+        "sharepoint-needs-certificate" => {
+            "Configure PHOTOSYNC_CLIENT_CERTIFICATE_PATH (or the managed identity): SharePoint refuses client-secret tokens."
+        }
+        "sharepoint-access-denied" => {
+            "Grant the app Sites.FullControl.All and User.ReadWrite.All (Office 365 SharePoint Online, application) with admin consent, then run `photosync retry --all-failed`."
+        }
+        "sharepoint-library-missing" => {
+            "Set PHOTOSYNC_SHAREPOINT_LIBRARY_PATH to the My Site host's (localised) profile pictures folder, then run `photosync retry --all-failed`."
+        }
+        "sharepoint-profile-missing" => {
+            "Wait until the user has a SharePoint profile (first sign-in or profile import), then run `photosync retry` for the photo."
+        }
+        "redirect-refused" => {
+            "Point PHOTOSYNC_AUTHORITY_URL, PHOTOSYNC_GRAPH_URL and the SharePoint URLs at the services themselves; photosync follows no redirects."
+        }
+        "sharepoint-throttled" | "sharepoint-unavailable" => {
+            "Nothing: SharePoint is retried automatically."
+        }
         "throttled" | "graph-unavailable" | "storage-unavailable" | "identity-unavailable" => {
             "Nothing: it is retried automatically."
         }
@@ -145,7 +182,12 @@ fn escape(text: &str) -> String {
 
 /// A self-contained page: counts, failures first with what to do, then
 /// every photo with a small thumbnail where one exists.
-pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, Bytes>) -> String {
+pub fn html(
+    rows: &[Row],
+    summary: &RunSummary,
+    configuration: &[targets::ConfigurationProblem],
+    thumbnails: &BTreeMap<String, Bytes>,
+) -> String {
     let mut page = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>photosync report</title><style>\
@@ -170,7 +212,32 @@ pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, By
     }
     page.push_str("</tr></table>");
 
-    let failures: Vec<&Row> = rows.iter().filter(|r| !r.code.is_empty()).collect();
+    if !configuration.is_empty() {
+        let _ = write!(
+            page,
+            "<h2>Configuration problems ({})</h2><table><tr><th>target</th><th>problem</th><th>photos held up</th><th>what to do</th></tr>",
+            configuration.len()
+        );
+        for c in configuration {
+            let target = serde_json::to_value(c.target).unwrap_or_default();
+            let _ = write!(
+                page,
+                "<tr class=\"failed\"><td>{}</td><td><code>{}</code> {}</td><td>{}</td><td>{}</td></tr>",
+                escape(target.as_str().unwrap_or_default()),
+                escape(&c.code),
+                escape(&c.message),
+                c.photos,
+                escape(advice(&c.code))
+            );
+        }
+        page.push_str("</table>");
+    }
+    // Photos held up only by a configuration problem are counted above, not listed.
+    let failures: Vec<&Row> = rows
+        .iter()
+        .filter(|r| !r.code.is_empty())
+        .filter(|r| !configuration.iter().any(|c| c.code == r.code))
+        .collect();
     let _ = write!(page, "<h2>Needs attention ({})</h2>", failures.len());
     if !failures.is_empty() {
         page.push_str("<table><tr><th>photo</th><th>user</th><th>status</th><th>problem</th><th>what to do</th></tr>");
@@ -262,14 +329,23 @@ pub async fn write(
 ) -> Result<(), StoreError> {
     let rows: Vec<Row> = records.iter().map(|r| row(r)).collect();
     let generated_at = Utc::now();
+    let configuration = targets::configuration_problems(records);
     let json = serde_json::to_vec_pretty(&JsonReport {
         generated_at: generated_at.to_rfc3339(),
         summary: summary.counts.iter().cloned().collect(),
+        targets: targets::counts(records),
+        configuration: configuration
+            .iter()
+            .map(|problem| Configuration {
+                advice: advice(&problem.code),
+                problem: problem.clone(),
+            })
+            .collect(),
         photos: &rows,
     })
     .expect("serialises");
     let thumbnails = small_thumbnails(flow, records).await;
-    let page = html(&rows, summary, &thumbnails);
+    let page = html(&rows, summary, &configuration, &thumbnails);
     let history = format!(
         "reports/history/{}.json",
         generated_at.format("%Y%m%dT%H%M%S%.3fZ")

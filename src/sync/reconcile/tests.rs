@@ -94,6 +94,7 @@ fn csv_has_the_exact_header_a_bom_and_quoted_fields() {
         detail: "no user has userPrincipalName `o'brien, pat`".into(),
         sha256: "ab".into(),
         updated_at: "2026-11-20T10:00:00+00:00".into(),
+        sharepoint: String::new(),
     }];
     let bytes = report::csv(&rows);
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
@@ -101,7 +102,9 @@ fn csv_has_the_exact_header_a_bom_and_quoted_fields() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("\"photo\",\"user\",\"status\",\"code\",\"detail\",\"sha256\",\"updated_at\"")
+        Some(
+            "\"photo\",\"user\",\"status\",\"code\",\"detail\",\"sha256\",\"updated_at\",\"sharepoint\""
+        )
     );
     assert!(
         lines
@@ -121,8 +124,9 @@ fn html_escapes_and_lists_failures_first() {
         detail: "damaged".into(),
         sha256: String::new(),
         updated_at: String::new(),
+        sharepoint: String::new(),
     }];
-    let page = report::html(&rows, &RunSummary::default(), &Default::default());
+    let page = report::html(&rows, &RunSummary::default(), &[], &Default::default());
     assert!(!page.contains("<script>"));
     assert!(page.contains("&lt;script&gt;.jpg"));
     let attention = page.find("Needs attention (1)").unwrap();
