@@ -13,23 +13,26 @@ use super::error::{describe, is_missing_profile};
 use super::{SharePointClient, SharePointError};
 use crate::resilience::{Step, refused_redirect, retry_after, retry_step};
 
+/// One POST to make.
+pub(super) struct Post<'a> {
+    /// Token resource: the origin of the host `url` is on.
+    pub resource: &'a str,
+    /// Full URL.
+    pub url: String,
+    /// Body and its content type.
+    pub body: Bytes,
+    pub content_type: &'static str,
+    /// Whose picture or profile (named in a missing-profile error).
+    pub upn: &'a str,
+}
+
 impl SharePointClient {
-    /// POSTs `body` to `url` with a token for `resource` (the host's origin);
-    /// `upn` names the user in a missing-profile error.
-    pub(super) async fn post(
-        &self,
-        resource: &str,
-        url: &str,
-        body: Bytes,
-        content_type: &str,
-        upn: &str,
-    ) -> Result<(), SharePointError> {
+    /// Makes `post`, retrying throttling and outages within the bounds.
+    pub(super) async fn post(&self, post: Post<'_>) -> Result<(), SharePointError> {
         let refreshed = AtomicBool::new(false);
         self.retry
             .run(
-                |attempt| {
-                    self.attempt(resource, url, &body, content_type, upn, attempt, &refreshed)
-                },
+                |attempt| self.attempt(&post, attempt, &refreshed),
                 |e| {
                     if e.throttled {
                         SharePointError::Throttled {
@@ -43,17 +46,20 @@ impl SharePointClient {
             .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
-        resource: &str,
-        url: &str,
-        body: &Bytes,
-        content_type: &str,
-        upn: &str,
+        post: &Post<'_>,
         attempt: u32,
         refreshed: &AtomicBool,
     ) -> Step<(), SharePointError> {
+        let Post {
+            resource,
+            url,
+            body,
+            content_type,
+            upn,
+        } = post;
+        let (resource, url, content_type) = (*resource, url.as_str(), *content_type);
         let token = match self.tokens.token(resource).await {
             Ok(token) => token,
             Err(e) => return Step::Fail(e.into()),

@@ -25,6 +25,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
+use call::Post;
 pub use error::{CONFIGURATION_CODES, SharePointError};
 
 use crate::graph::GraphSettings;
@@ -211,8 +212,14 @@ impl SharePointClient {
                 odata(folder),
                 odata(&file)
             );
-            self.post(&self.mysite_resource, &url, bytes, "image/jpeg", upn)
-                .await?;
+            self.post(Post {
+                resource: &self.mysite_resource,
+                url,
+                body: bytes,
+                content_type: "image/jpeg",
+                upn,
+            })
+            .await?;
         }
         let picture_url = format!(
             "{mysite}{}/{}_MThumb.jpg",
@@ -235,13 +242,13 @@ impl SharePointClient {
                 "propertyName": name,
                 "propertyValue": value,
             });
-            self.post(
-                &self.admin_resource,
-                &url,
-                Bytes::from(body.to_string()),
-                "application/json;odata=verbose",
+            self.post(Post {
+                resource: &self.admin_resource,
+                url: url.clone(),
+                body: Bytes::from(body.to_string()),
+                content_type: "application/json;odata=verbose",
                 upn,
-            )
+            })
             .await?;
         }
         Ok(())

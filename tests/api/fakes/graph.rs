@@ -503,8 +503,10 @@ async fn handle(
             "ServiceUnavailable",
             "Try again later.",
         ),
-        Some(Fault::Slow(d)) => {
-            tokio::time::sleep(d).await;
+        slow => {
+            if let Some(Fault::Slow(d)) = slow {
+                tokio::time::sleep(d).await;
+            }
             serve(
                 &shared,
                 service,
@@ -515,15 +517,6 @@ async fn handle(
                 &body,
             )
         }
-        None => serve(
-            &shared,
-            service,
-            &parts.method,
-            &path,
-            &query,
-            &parts.headers,
-            &body,
-        ),
     };
     if is_photo {
         shared.in_flight.fetch_sub(1, Ordering::SeqCst);
