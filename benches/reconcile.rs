@@ -6,6 +6,9 @@
 //! Photos in flight: `PHOTOSYNC_RECONCILE_CONCURRENCY` (32 here unless set).
 
 #[allow(dead_code)]
+#[path = "../tests/api/fakes/entra.rs"]
+mod entra;
+#[allow(dead_code)]
 #[path = "../tests/api/fakes/graph.rs"]
 mod graph;
 #[allow(dead_code)]
@@ -101,7 +104,7 @@ async fn main() {
         .collect::<Vec<()>>()
         .await;
 
-    let targets = Targets::from_settings(&settings, &reqwest::Client::new()).unwrap();
+    let targets = Targets::from_settings(&settings).unwrap();
     let engine = Engine::new(Arc::new(settings), stores, targets);
 
     let started = Instant::now();

@@ -110,6 +110,9 @@ problem_codes! {
     /// The rendered photo is over Graph's upload limit.
     PhotoTooLarge = "photo-too-large", transient: false,
         advice: "Lower PHOTOSYNC_SIZES' largest size or PHOTOSYNC_JPEG_QUALITY so the master photo fits Microsoft Graph's 4 MB limit.";
+    /// A service answered with a redirect, which photosync never follows.
+    RedirectRefused = "redirect-refused", transient: true,
+        advice: "Point PHOTOSYNC_AUTHORITY_URL, PHOTOSYNC_GRAPH_URL and the SharePoint URLs at the services themselves; photosync follows no redirects.";
     /// Graph refused the call for a reason photosync does not classify.
     GraphRejected = "graph-rejected", transient: false,
         advice: "Read the message (it quotes Microsoft Graph's error); fix the cause, then `photosync retry PHOTO`.";
@@ -118,9 +121,15 @@ problem_codes! {
     /// SharePoint app-only access needs a certificate.
     SharepointNeedsCertificate = "sharepoint-needs-certificate", transient: false,
         advice: "Configure PHOTOSYNC_CLIENT_CERTIFICATE_PATH (or use the managed identity): SharePoint refuses app-only tokens obtained with a client secret.";
-    /// SharePoint refused the app (missing grant or wrong audience).
-    SharepointPermissionDenied = "sharepoint-permission-denied", transient: false,
-        advice: "Grant the app the SharePoint application permissions Sites.FullControl.All and User.ReadWrite.All with admin consent (docs/deployment.md).";
+    /// A SharePoint host refused the app (missing grant or wrong audience).
+    SharepointAccessDenied = "sharepoint-access-denied", transient: false,
+        advice: "Grant the app Sites.FullControl.All and User.ReadWrite.All (Office 365 SharePoint Online, application) with admin consent, then run `photosync retry --all-failed`.";
+    /// The My Site host has no profile pictures folder at the configured path.
+    SharepointLibraryMissing = "sharepoint-library-missing", transient: false,
+        advice: "Set PHOTOSYNC_SHAREPOINT_LIBRARY_PATH to the My Site host's (localised) profile pictures folder, then run `photosync retry --all-failed`.";
+    /// SharePoint has no user profile for this user yet.
+    SharepointProfileMissing = "sharepoint-profile-missing", transient: false,
+        advice: "Wait until the user has a SharePoint profile (first sign-in or profile import), then run `photosync retry` for the photo.";
     /// SharePoint kept throttling beyond the retry bounds.
     SharepointThrottled = "sharepoint-throttled", transient: true,
         advice: "Nothing: it is retried automatically; raise PHOTOSYNC_SHAREPOINT_PACING_MS if it keeps happening.";
@@ -152,6 +161,24 @@ problem_codes! {
     /// A bug or a crash inside photosync.
     InternalError = "internal-error", transient: true,
         advice: "It is retried automatically; if it repeats, report it with the log line.";
+}
+
+impl ProblemCode {
+    /// A problem with the app's configuration, the same for every photo:
+    /// reports list it once, with how many photos it holds up.
+    pub fn is_configuration(self) -> bool {
+        matches!(
+            self,
+            Self::PermissionDenied
+                | Self::PhotoUpdatesDisabled
+                | Self::InvalidCredentials
+                | Self::SharepointNeedsCertificate
+                | Self::SharepointAccessDenied
+                | Self::SharepointLibraryMissing
+                | Self::StorageAccessDenied
+                | Self::StorageConfiguration
+        )
+    }
 }
 
 impl fmt::Display for ProblemCode {

@@ -1,11 +1,63 @@
-//! Retry timing shared by every HTTP adapter: honour the server's
-//! `Retry-After`, otherwise exponential backoff with full jitter, bounded in
-//! attempts and in total time.
+//! What every HTTP adapter (Entra, Graph, SharePoint) shares: the HTTP client
+//! (no redirects, connect and total timeouts, decorated User-Agent), and retry
+//! timing — honour the server's `Retry-After`, otherwise exponential backoff
+//! with full jitter, bounded in attempts and in total time.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+
+/// Sent with every Entra, Graph and SharePoint request. SharePoint's
+/// throttling guidance asks apps to "decorate" their traffic as
+/// `ISV|CompanyName|AppName/Version`, so throttling and support can tell an
+/// app from a browser (learn.microsoft.com/sharepoint/dev/general-development/
+/// how-to-avoid-getting-throttled-or-blocked-in-sharepoint-online).
+pub const USER_AGENT: &str = concat!("ISV|photosync|photosync/", env!("CARGO_PKG_VERSION"));
+
+/// Longest wait for a TCP/TLS connection before the attempt counts as failed
+/// (never longer than the request's total timeout).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client builder every adapter's client comes from: it follows **no**
+/// redirect (a token endpoint answering `307` would otherwise get the form,
+/// client secret included, re-posted to wherever `Location` points, and the
+/// answer from there trusted as a token), gives up connecting after `connect`
+/// and on the whole request after `total`, and decorates its traffic.
+pub fn http_client_builder(connect: Duration, total: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect.min(total))
+        .timeout(total)
+        .user_agent(USER_AGENT)
+}
+
+/// The HTTP client of the adapters, with [`CONNECT_TIMEOUT`] and `total`.
+pub fn http_client(total: Duration) -> Result<reqwest::Client, String> {
+    http_client_builder(CONNECT_TIMEOUT, total)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// For a `3xx` answer: what to say about the redirect that was refused,
+/// naming the target (`Location` without its query, which may carry anything).
+/// `None` for any other status.
+pub fn refused_redirect(status: StatusCode, headers: &HeaderMap) -> Option<String> {
+    if !status.is_redirection() {
+        return None;
+    }
+    let target = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|location| {
+            let end = location.find(['?', '#']).unwrap_or(location.len());
+            location[..end].chars().take(200).collect::<String>()
+        })
+        .unwrap_or_else(|| "(no Location)".to_owned());
+    Some(format!(
+        "HTTP {status} redirect to {target} refused: photosync follows no redirects"
+    ))
+}
 
 /// How persistent an adapter is with a struggling service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +232,27 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn redirects_are_named_without_their_query() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            LOCATION,
+            HeaderValue::from_static("http://127.0.0.1:9/steal?secret=x"),
+        );
+        let detail = refused_redirect(StatusCode::TEMPORARY_REDIRECT, &h).unwrap();
+        assert!(detail.contains("307"), "{detail}");
+        assert!(detail.contains("http://127.0.0.1:9/steal"), "{detail}");
+        assert!(!detail.contains("secret"), "{detail}");
+        assert!(refused_redirect(StatusCode::OK, &h).is_none());
+        assert!(refused_redirect(StatusCode::NOT_FOUND, &h).is_none());
+        assert!(
+            refused_redirect(StatusCode::FOUND, &HeaderMap::new())
+                .unwrap()
+                .contains("(no Location)")
+        );
+        assert!(USER_AGENT.starts_with("ISV|photosync|photosync/"));
+    }
 
     fn headers(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

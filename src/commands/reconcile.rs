@@ -26,7 +26,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
 
 /// The engine over `stores`, saying once when it runs dry.
 pub fn engine(settings: Settings, stores: Stores) -> anyhow::Result<Engine> {
-    let targets = Targets::from_settings(&settings, &reqwest::Client::new())?;
+    let targets = Targets::from_settings(&settings)?;
     if targets.graph.is_none() {
         eprintln!(
             "no Microsoft Graph credentials: running dry (thumbnails and report only, no profile photo is changed)"

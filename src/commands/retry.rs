@@ -8,7 +8,8 @@ use crate::store::Store;
 use crate::sync::PhotoName;
 use crate::sync::ledger::{Ledger, LedgerError, Status};
 
-/// Marks the named photos (or every `failed` one) `retrying`, due now.
+/// Marks the named photos (or every `failed` one, at Graph or at SharePoint)
+/// `retrying`, due now.
 /// Returns how many were marked.
 pub async fn run(
     settings: &Settings,
@@ -30,7 +31,14 @@ pub async fn run(
         names.extend(
             scan.records
                 .into_iter()
-                .filter(|v| v.record.status == Status::Failed)
+                // Also photos Graph has but SharePoint refused (its own state).
+                .filter(|v| {
+                    v.record.status == Status::Failed
+                        || v.record
+                            .sharepoint
+                            .as_ref()
+                            .is_some_and(|t| t.status == Status::Failed)
+                })
                 .filter_map(|v| PhotoName::parse(&v.record.photo).ok()),
         );
     }

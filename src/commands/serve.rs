@@ -35,7 +35,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     let stores = Stores::open(&settings.storage, &settings.containers)
         .context("the storage settings are not usable")?;
-    let targets = Targets::from_settings(&settings, &reqwest::Client::new())?;
+    let targets = Targets::from_settings(&settings)?;
     match &targets.graph {
         None => tracing::warn!(
             "no Microsoft Graph credentials (PHOTOSYNC_CLIENT_SECRET, \

@@ -24,48 +24,104 @@ pub(super) fn graph(env: &Env) -> Result<GraphSettings, SettingsError> {
             )
         })?,
     };
-    let concurrency: usize = env.parse("PHOTOSYNC_GRAPH_CONCURRENCY", 4)?;
-    if !(1..=64).contains(&concurrency) {
-        return Err(SettingsError::new(
-            "PHOTOSYNC_GRAPH_CONCURRENCY",
-            format!("`{concurrency}` must be between 1 and 64"),
-        ));
-    }
-    let max_attempts: u32 = env.parse("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", defaults.max_attempts)?;
-    if max_attempts == 0 {
-        return Err(SettingsError::new(
-            "PHOTOSYNC_GRAPH_MAX_ATTEMPTS",
-            "must be at least 1",
-        ));
-    }
+    let concurrency: usize = bounded(env, "PHOTOSYNC_GRAPH_CONCURRENCY", 4, 1..=64)?;
+    let max_attempts: u32 = bounded(
+        env,
+        "PHOTOSYNC_GRAPH_MAX_ATTEMPTS",
+        defaults.max_attempts,
+        1..=20,
+    )?;
+    let max_wait: u64 = bounded(
+        env,
+        "PHOTOSYNC_GRAPH_MAX_WAIT_SECS",
+        defaults.max_wait.as_secs(),
+        0..=3600,
+    )?;
+    let timeout: u64 = bounded(env, "PHOTOSYNC_GRAPH_TIMEOUT_SECS", 60, 1..=600)?;
     Ok(GraphSettings {
         credentials: credentials(env)?,
-        authority_url: url(
+        authority_url: service_url(
             env,
             "PHOTOSYNC_AUTHORITY_URL",
             "https://login.microsoftonline.com",
         )?,
-        graph_url: url(env, "PHOTOSYNC_GRAPH_URL", "https://graph.microsoft.com")?,
+        graph_url: service_url(env, "PHOTOSYNC_GRAPH_URL", "https://graph.microsoft.com")?,
         match_by,
         concurrency,
         dry_run: env.flag("PHOTOSYNC_DRY_RUN", false)?,
-        timeout: Duration::from_secs(env.parse("PHOTOSYNC_GRAPH_TIMEOUT_SECS", 60)?),
+        timeout: Duration::from_secs(timeout),
         retry: RetryPolicy {
             max_attempts,
-            max_wait: Duration::from_secs(
-                env.parse("PHOTOSYNC_GRAPH_MAX_WAIT_SECS", defaults.max_wait.as_secs())?,
-            ),
+            max_wait: Duration::from_secs(max_wait),
             ..defaults
         },
     })
 }
 
-fn url(env: &Env, name: &str, default: &str) -> Result<Url, SettingsError> {
+/// A number setting within `range` (inclusive), `default` when unset.
+pub(super) fn bounded<T>(
+    env: &Env,
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, SettingsError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    T::Err: std::fmt::Display,
+{
+    let value: T = env.parse(name, default)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(SettingsError::new(
+            name,
+            format!(
+                "`{value}` must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+/// The URL of a Microsoft service (authority, Graph, a SharePoint host):
+/// `https`, or plain `http` only on loopback (the test fakes, a local proxy).
+/// Anything else would send secrets and tokens in clear text.
+pub(super) fn service_url(env: &Env, name: &str, default: &str) -> Result<Url, SettingsError> {
     let raw = env.get(name).unwrap_or(default);
-    Url::parse(raw)
+    parse_service_url(name, raw)
+}
+
+/// [`service_url`] for a value already read.
+pub(super) fn parse_service_url(name: &str, raw: &str) -> Result<Url, SettingsError> {
+    let url = Url::parse(raw)
         .ok()
-        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some())
-        .ok_or_else(|| SettingsError::new(name, format!("`{raw}` is not an http(s) URL")))
+        .filter(|u| u.host_str().is_some())
+        .ok_or_else(|| SettingsError::new(name, format!("`{raw}` is not an https URL")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(SettingsError::new(
+            name,
+            format!(
+                "`{raw}` uses plain http; use https (http is accepted for loopback hosts only)"
+            ),
+        )),
+        other => Err(SettingsError::new(
+            name,
+            format!("`{raw}`: the `{other}` scheme is not supported; use https"),
+        )),
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 fn credentials(env: &Env) -> Result<Option<Credentials>, SettingsError> {
@@ -99,9 +155,19 @@ fn credentials(env: &Env) -> Result<Option<Credentials>, SettingsError> {
     if let (Some(endpoint), Some(header)) =
         (env.get("IDENTITY_ENDPOINT"), env.get("IDENTITY_HEADER"))
     {
-        let endpoint = Url::parse(endpoint).map_err(|_| {
-            SettingsError::new("IDENTITY_ENDPOINT", format!("`{endpoint}` is not a URL"))
-        })?;
+        // The platform's local token service: plain http on a host-local
+        // address (App Service documents `http://127.0.0.1:41741/MSI/token/`,
+        // Linux workers use link-local `http://169.254.x.x:8081/msi/token`),
+        // so only the scheme is checked: never `file:` or anything else.
+        let endpoint = Url::parse(endpoint)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some())
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "IDENTITY_ENDPOINT",
+                    format!("`{endpoint}` is not an http(s) URL (the platform sets it; unset it to use another credential)"),
+                )
+            })?;
         return Ok(Some(Credentials::ManagedIdentity {
             endpoint,
             header: SecretString::from(header),
@@ -109,4 +175,58 @@ fn credentials(env: &Env) -> Result<Option<Credentials>, SettingsError> {
         }));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+
+    fn refused(vars: &[(&str, &str)]) -> String {
+        Settings::from_vars(vars.iter().map(|(k, v)| (*k, v.to_string())))
+            .expect_err("refused")
+            .setting
+    }
+
+    #[test]
+    fn out_of_range_and_unsafe_values_name_their_setting() {
+        let cases: &[(&str, &str)] = &[
+            ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "0"),
+            ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "601"),
+            ("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "0"),
+            ("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "21"),
+            ("PHOTOSYNC_GRAPH_MAX_WAIT_SECS", "3601"),
+            ("PHOTOSYNC_GRAPH_CONCURRENCY", "65"),
+            ("PHOTOSYNC_AUTHORITY_URL", "http://login.example"),
+            ("PHOTOSYNC_AUTHORITY_URL", "ftp://login.example"),
+            ("PHOTOSYNC_GRAPH_URL", "http://graph.example.com"),
+            ("PHOTOSYNC_GRAPH_URL", "http://10.0.0.5"),
+        ];
+        for (name, value) in cases {
+            assert_eq!(refused(&[(name, value)]), *name, "{name}={value}");
+        }
+        let e = refused(&[
+            ("IDENTITY_ENDPOINT", "file:///etc/passwd"),
+            ("IDENTITY_HEADER", "h"),
+        ]);
+        assert_eq!(e, "IDENTITY_ENDPOINT");
+    }
+
+    #[test]
+    fn loopback_http_is_accepted() {
+        for url in [
+            "http://127.0.0.1:8123",
+            "http://localhost:9",
+            "http://[::1]:4000",
+            "https://login.microsoftonline.us",
+        ] {
+            let s = Settings::from_vars([("PHOTOSYNC_AUTHORITY_URL", url)]).unwrap();
+            assert_eq!(s.graph.authority_url.as_str().trim_end_matches('/'), url);
+        }
+        let s = Settings::from_vars([
+            ("IDENTITY_ENDPOINT", "http://169.254.129.3:8081/msi/token"),
+            ("IDENTITY_HEADER", "h"),
+        ])
+        .unwrap();
+        assert!(s.graph.credentials.is_some());
+    }
 }

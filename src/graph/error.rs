@@ -49,6 +49,10 @@ pub enum GraphError {
     Unavailable { detail: String },
     #[error("the photo is {bytes} bytes; Microsoft Graph accepts at most {MAX_PHOTO_BYTES}")]
     PhotoTooLarge { bytes: usize },
+    #[error(
+        "Microsoft Graph answered with a redirect: {detail}; check that PHOTOSYNC_GRAPH_URL points at Graph itself"
+    )]
+    Redirected { detail: String },
     #[error("Microsoft Graph rejected the call: HTTP {status} {code}: {message}")]
     Rejected {
         status: u16,
@@ -69,6 +73,7 @@ impl GraphError {
             Self::Throttled { .. } => ProblemCode::Throttled,
             Self::Unavailable { .. } => ProblemCode::GraphUnavailable,
             Self::PhotoTooLarge { .. } => ProblemCode::PhotoTooLarge,
+            Self::Redirected { .. } => ProblemCode::RedirectRefused,
             Self::Rejected { .. } => ProblemCode::GraphRejected,
         }
     }
@@ -81,9 +86,6 @@ impl GraphError {
     /// A problem with the app's configuration rather than with one photo:
     /// report it once, not once per user.
     pub fn is_configuration(&self) -> bool {
-        matches!(
-            self,
-            Self::PermissionDenied { .. } | Self::PhotoUpdatesDisabled
-        ) || matches!(self, Self::Identity(e) if !e.is_transient())
+        self.code().is_configuration()
     }
 }

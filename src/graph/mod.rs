@@ -41,7 +41,8 @@ pub struct GraphSettings {
     pub concurrency: usize,
     /// Resolve users but never write (`PHOTOSYNC_DRY_RUN`).
     pub dry_run: bool,
-    /// Timeout of one request (`PHOTOSYNC_GRAPH_TIMEOUT_SECS`).
+    /// Total timeout of one request (`PHOTOSYNC_GRAPH_TIMEOUT_SECS`), for
+    /// Entra, Graph and SharePoint alike; the HTTP client carries it.
     pub timeout: Duration,
     /// Retry bounds for throttling and outages.
     pub retry: RetryPolicy,
@@ -58,8 +59,6 @@ struct Options {
     match_by: MatchBy,
     /// Never write.
     dry_run: bool,
-    /// Per-request timeout.
-    timeout: Duration,
     /// Retry bounds.
     retry: RetryPolicy,
 }
@@ -95,7 +94,7 @@ pub struct PhotoInfo {
 pub struct GraphClient {
     /// Call-time options.
     options: Options,
-    /// HTTP client with pooled connections.
+    /// HTTP client with pooled connections, no redirects, bounded timeouts.
     http: reqwest::Client,
     /// Tokens for the Graph resource.
     tokens: Arc<TokenProvider>,
@@ -118,7 +117,9 @@ impl std::fmt::Debug for GraphClient {
 }
 
 impl GraphClient {
-    /// A client for `settings`, or `None` when no credentials are configured.
+    /// A client for `settings` with its own token provider, or `None` when no
+    /// credentials are configured. `http` should come from
+    /// [`crate::resilience::http_client`].
     pub fn from_settings(
         settings: &GraphSettings,
         http: reqwest::Client,
@@ -148,7 +149,6 @@ impl GraphClient {
                 base_url,
                 match_by: settings.match_by,
                 dry_run: settings.dry_run,
-                timeout: settings.timeout,
                 retry: settings.retry.clone(),
             },
             http,
@@ -157,6 +157,11 @@ impl GraphClient {
             users: Mutex::new(HashMap::new()),
             policy: OnceCell::new(),
         }
+    }
+
+    /// The token provider, for other adapters of the same app (SharePoint).
+    pub fn tokens(&self) -> Arc<TokenProvider> {
+        Arc::clone(&self.tokens)
     }
 
     /// Whether writes are suppressed.
@@ -190,8 +195,11 @@ impl GraphClient {
         Ok(Written::Done)
     }
 
-    /// The user's current photo metadata; `None` when there is no photo (404,
-    /// or the 1x1 placeholder some tenants answer with).
+    /// The user's current photo metadata; `None` when there is no photo: a 404
+    /// (`ImageNotFound`), or the 1x1 placeholder Graph's "Get profilePhoto"
+    /// page documents for users without one
+    /// (learn.microsoft.com/graph/api/profilephoto-get) — drift checks treat
+    /// both as "our photo is gone".
     pub async fn photo_info(&self, user_id: &str) -> Result<Option<PhotoInfo>, GraphError> {
         let reply = self
             .call(photo_call(Method::GET, user_id, "", None))
@@ -232,7 +240,6 @@ impl GraphClient {
                         method: Method::GET,
                         path: "/beta/admin/people/photoUpdateSettings".to_owned(),
                         query: Vec::new(),
-                        eventual: false,
                         body: None,
                         permission: "PeopleSettings.Read.All",
                         photo: false,
@@ -276,7 +283,6 @@ fn photo_call(
         method,
         path: format!("/v1.0/users/{}/photo{suffix}", segment(user_id)),
         query: Vec::new(),
-        eventual: false,
         body,
         permission: "ProfilePhoto.ReadWrite.All",
         photo: true,

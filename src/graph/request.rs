@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::{GraphClient, GraphError};
 use crate::identity::IdentityError;
-use crate::resilience::{Step, retry_after, retry_step};
+use crate::resilience::{Step, refused_redirect, retry_after, retry_step};
 
 /// A request to make.
 pub(super) struct Call {
@@ -22,8 +22,6 @@ pub(super) struct Call {
     pub path: String,
     /// Query parameters (`$filter`, `$select`, …).
     pub query: Vec<(&'static str, String)>,
-    /// Sends `ConsistencyLevel: eventual` (advanced queries).
-    pub eventual: bool,
     /// Body and its content type.
     pub body: Option<(Bytes, &'static str)>,
     /// The application permission this call needs, named in 403 messages.
@@ -91,13 +89,9 @@ impl GraphClient {
             .http
             .request(call.method.clone(), &url)
             .header("Authorization", token.bearer())
-            .header("client-request-id", &client_request_id)
-            .timeout(self.options.timeout);
+            .header("client-request-id", &client_request_id);
         if !call.query.is_empty() {
             request = request.query(&call.query);
-        }
-        if call.eventual {
-            request = request.header("ConsistencyLevel", "eventual");
         }
         if let Some((body, content_type)) = &call.body {
             request = request
@@ -136,6 +130,9 @@ impl GraphClient {
             .to_owned();
         tracing::info!(method = %call.method, path = call.path, status = status.as_u16(), attempt,
             duration_ms, request_id, client_request_id, "graph call");
+        if let Some(detail) = refused_redirect(status, response.headers()) {
+            return Step::Fail(GraphError::Redirected { detail });
+        }
         let advice = retry_after(response.headers());
         let body = response.bytes().await.unwrap_or_default();
 
@@ -149,7 +146,6 @@ impl GraphClient {
             && self
                 .tokens
                 .refresh_once(&self.options.resource, &token, refreshed)
-                .await
         {
             return Step::Retry {
                 advice: Some(Duration::ZERO),

@@ -10,8 +10,13 @@ use tokio::time::Instant;
 use super::request::Call;
 use super::{GraphClient, GraphError};
 
-/// Lookups are reused for this long (one reconcile run or a burst of uploads).
+/// Users found are reused for this long (one reconcile run or a burst of uploads).
 pub(super) const CACHE_TTL: Duration = Duration::from_secs(600);
+
+/// "Nobody has this key" is reused only this long — and never past the run
+/// (Reconcile forgets every lookup when it starts): a new hire's account may
+/// appear any minute, and a remembered miss would fail their photo.
+pub(super) const NOT_FOUND_TTL: Duration = Duration::from_secs(60);
 
 /// Properties read for every user.
 const SELECT: &str = "id,userPrincipalName,mail,employeeId,mailNickname,accountEnabled,displayName";
@@ -141,7 +146,14 @@ impl GraphClient {
         let cache = self.users.lock().await;
         cache
             .get(key)
-            .filter(|c| c.at.elapsed() < CACHE_TTL)
+            .filter(|c| {
+                let ttl = if c.user.is_some() {
+                    CACHE_TTL
+                } else {
+                    NOT_FOUND_TTL
+                };
+                c.at.elapsed() < ttl
+            })
             .map(|c| c.user.clone())
     }
 
@@ -161,7 +173,6 @@ impl GraphClient {
                 method: Method::GET,
                 path: format!("/v1.0/users/{}", utf8_percent_encode(key, SEGMENT)),
                 query: vec![("$select", SELECT.to_owned())],
-                eventual: false,
                 body: None,
                 permission: "User.Read.All",
                 photo: false,
@@ -187,12 +198,15 @@ impl GraphClient {
                 query: vec![
                     ("$filter", format!("{attribute} eq '{}'", odata_quote(key))),
                     ("$select", SELECT.to_owned()),
-                    ("$count", "true".to_owned()),
                     // Two are enough to know it is ambiguous.
                     ("$top", "5".to_owned()),
                 ],
-                // employeeId needs advanced queries; harmless for the others.
-                eventual: true,
+                // No `ConsistencyLevel: eventual` / `$count`: Graph's user
+                // reference lists default `$filter` (`eq`) support for
+                // employeeId, mail and mailNickname
+                // (learn.microsoft.com/graph/api/resources/user), and the
+                // eventual index lags behind writes, so a new hire would come
+                // back "not found" (learn.microsoft.com/graph/aad-advanced-queries).
                 body: None,
                 permission: "User.Read.All",
                 photo: false,

@@ -1,5 +1,15 @@
-//! The signed client assertion for certificate credentials: an RS256 JWT
-//! whose header names the certificate by its SHA-256 thumbprint.
+//! The signed client assertion for certificate credentials: a PS256 JWT
+//! (RSA-PSS, SHA-256) whose header names the certificate by its SHA-256
+//! thumbprint, `x5t#S256`.
+//!
+//! That pair is what the current Entra doc asks for ("alg: Should be PS256",
+//! "x5t#S256: Base64url-encoded SHA-256 thumbprint", "Use PSS padding":
+//! learn.microsoft.com/entra/identity-platform/certificate-credentials) and
+//! one of the two pairs MSAL.NET sends (`CreateJsonHeader` in
+//! AzureAD/microsoft-authentication-library-for-dotnet,
+//! src/client/Microsoft.Identity.Client/Internal/JsonWebToken.cs:
+//! `useSha2AndPss ? "PS256" : "RS256"` with `useSha2AndPss ? "x5t#S256" : "x5t"`).
+//! RS256 with `x5t#S256` is neither.
 
 use std::path::Path;
 
@@ -73,7 +83,7 @@ impl AssertionSigner {
     /// A fresh assertion for `client_id` addressed to the token endpoint `audience`.
     pub fn sign(&self, client_id: &str, audience: &str) -> Result<String, String> {
         let now = chrono::Utc::now().timestamp();
-        let mut header = Header::new(Algorithm::RS256);
+        let mut header = Header::new(Algorithm::PS256);
         header.x5t_s256 = Some(self.thumbprint.clone());
         let claims = Claims {
             aud: audience,
@@ -86,5 +96,30 @@ impl AssertionSigner {
         };
         jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| format!("cannot sign the client assertion: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEM: &[u8] = include_bytes!("../../tests/fixtures/test-app-certificate.pem");
+
+    #[test]
+    fn the_header_is_ps256_with_the_sha256_thumbprint_only() {
+        let signer = AssertionSigner::from_pem(PEM).unwrap();
+        let jwt = signer
+            .sign("client", "https://login.example/t/oauth2/v2.0/token")
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, Algorithm::PS256);
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        assert_eq!(header.x5t_s256.as_deref(), Some(signer.thumbprint()));
+        assert_eq!(
+            header.x5t, None,
+            "one thumbprint, the one the alg pairs with"
+        );
+        // base64url of 32 bytes, no padding.
+        assert_eq!(signer.thumbprint().len(), 43);
     }
 }

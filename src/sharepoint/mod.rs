@@ -1,85 +1,67 @@
-//! The SharePoint Online target: SharePoint keeps its own copy of each profile
-//! photo (three JPEGs in the My Site host's `User Photos/Profile Pictures`
-//! library plus profile properties) and refreshes it from Exchange only when
-//! a user views their own profile. Writing it directly skips the wait.
+//! The SharePoint Online target — optional and legacy. SharePoint kept its own
+//! copy of each profile photo (three JPEGs in the My Site host's pictures
+//! library plus profile properties) and refreshed it from Exchange only when
+//! a user viewed their own profile; writing it directly skipped the wait.
+//! Since message center MC653734 (rollout Oct 2023 – Jun 2024) SharePoint
+//! shows the photo from Microsoft Graph and disables local uploads to the My
+//! Site host, so on such tenants this target changes nothing visible: it is
+//! off unless `PHOTOSYNC_SHAREPOINT_MYSITE_URL` is set.
 //!
 //! App-only SharePoint access needs a certificate or a managed identity:
-//! SharePoint refuses tokens obtained with a client secret.
+//! SharePoint refuses tokens obtained with a client secret. Each host (My Site
+//! for files, admin for profile properties) gets its own token, because
+//! SharePoint checks the audience against the host it receives
+//! (`AudienceUriValidationFailedException`; PnP asks `https://{host}/.default`
+//! per host).
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+mod call;
+mod error;
+
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::StatusCode;
-use tokio::sync::Mutex;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::graph::GraphSettings;
-use crate::identity::{Credentials, IdentityError, TokenProvider};
-use crate::resilience::{RetryPolicy, Step, retry_after, retry_step};
+use call::Post;
+pub use error::SharePointError;
 
-/// The library folder SharePoint reads profile pictures from.
-const FOLDER: &str = "/User Photos/Profile Pictures";
+use crate::graph::GraphSettings;
+use crate::identity::{Credentials, TokenProvider};
+use crate::resilience::RetryPolicy;
+
+/// The pictures folder on English My Site hosts (the name is localised).
+pub const DEFAULT_LIBRARY_PATH: &str = "/User Photos/Profile Pictures";
+
+/// Seconds from 0001-01-01 (.NET's `DateTime` epoch, which
+/// `SPS-PictureTimestamp` counts in; real values look like `63656652524`) to
+/// 1970-01-01.
+const DOTNET_EPOCH_OFFSET: i64 = 62_135_596_800;
+
+/// How long a configuration problem (access denied, no pictures folder) is
+/// answered from memory before a host is asked again: one probe per period,
+/// not one refusal per user.
+const CONFIGURATION_PROBLEM_TTL: Duration = Duration::from_secs(600);
 
 /// SharePoint settings, as read by `config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharePointSettings {
-    /// My Site host (`PHOTOSYNC_SHAREPOINT_MYSITE_URL`), e.g. `https://contoso-my.sharepoint.com`.
+    /// My Site host (`PHOTOSYNC_SHAREPOINT_MYSITE_URL`), e.g. `https://contoso-my.sharepoint.com`:
+    /// the pictures go there, with a token for this host.
     pub mysite_url: Url,
-    /// Admin host (`PHOTOSYNC_SHAREPOINT_ADMIN_URL`), default the matching `-admin` host.
+    /// Admin host (`PHOTOSYNC_SHAREPOINT_ADMIN_URL`), default the matching `-admin` host:
+    /// profile properties are set there, with a token for that host.
     pub admin_url: Url,
-    /// Token resource (`PHOTOSYNC_SHAREPOINT_RESOURCE`), default the tenant root
-    /// `https://contoso.sharepoint.com`.
-    pub resource: String,
+    /// Server-relative pictures folder (`PHOTOSYNC_SHAREPOINT_LIBRARY_PATH`);
+    /// localised, so a setting.
+    pub library_path: String,
     /// Edge of the large picture (`PHOTOSYNC_SHAREPOINT_LARGE_SIZE`, default 200).
     pub large_size: u32,
-    /// Pause between users (`PHOTOSYNC_SHAREPOINT_PACING_MS`), so SharePoint
-    /// does not treat a bulk run as abuse.
+    /// Pause between users (`PHOTOSYNC_SHAREPOINT_PACING_MS`, default PnP's
+    /// 500 ms), so SharePoint does not treat a bulk run as abuse.
     pub pacing: Duration,
-}
-
-/// A SharePoint failure with a stable code.
-#[derive(Debug, thiserror::Error)]
-pub enum SharePointError {
-    #[error(
-        "SharePoint refuses app-only tokens obtained with a client secret: configure \
-         PHOTOSYNC_CLIENT_CERTIFICATE_PATH (or use the managed identity) for the SharePoint target"
-    )]
-    NeedsCertificate,
-    #[error(transparent)]
-    Identity(#[from] IdentityError),
-    #[error(
-        "SharePoint refused the app: grant it SharePoint `User.ReadWrite.All` (and Sites access to the My Site host) ({detail})"
-    )]
-    PermissionDenied { detail: String },
-    #[error("SharePoint is throttling the app; gave up after {attempts} attempts")]
-    Throttled { attempts: u32 },
-    #[error("SharePoint is unavailable: {detail}")]
-    Unavailable { detail: String },
-    #[error("SharePoint rejected the call: HTTP {status}: {detail}")]
-    Rejected { status: u16, detail: String },
-}
-
-impl SharePointError {
-    /// Stable code for reports and the ledger.
-    pub fn code(&self) -> crate::problem::ProblemCode {
-        use crate::problem::ProblemCode;
-        match self {
-            Self::NeedsCertificate => ProblemCode::SharepointNeedsCertificate,
-            Self::Identity(e) => e.code(),
-            Self::PermissionDenied { .. } => ProblemCode::SharepointPermissionDenied,
-            Self::Throttled { .. } => ProblemCode::SharepointThrottled,
-            Self::Unavailable { .. } => ProblemCode::SharepointUnavailable,
-            Self::Rejected { .. } => ProblemCode::SharepointRejected,
-        }
-    }
-
-    /// Whether retrying later can succeed.
-    pub fn is_transient(&self) -> bool {
-        self.code().is_transient()
-    }
 }
 
 /// `o'brien@contoso.co.uk` → `o'brien_contoso_co_uk`, SharePoint's file-name form.
@@ -90,6 +72,16 @@ pub fn account_file_stem(upn: &str) -> String {
 /// The claims account name SharePoint's people manager expects.
 pub fn claims_account(upn: &str) -> String {
     format!("i:0#.f|membership|{}", upn.to_lowercase())
+}
+
+/// `SPS-PictureTimestamp` for a Unix time: .NET-epoch seconds.
+pub fn picture_timestamp(unix_seconds: i64) -> i64 {
+    unix_seconds + DOTNET_EPOCH_OFFSET
+}
+
+/// The token resource of a host: its origin (`https://contoso-my.sharepoint.com`).
+fn resource_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// The three pictures SharePoint shows, smallest first.
@@ -107,16 +99,24 @@ pub struct ProfilePictures {
 pub struct SharePointClient {
     /// Settings.
     settings: SharePointSettings,
-    /// HTTP client.
+    /// HTTP client (no redirects, bounded timeouts).
     http: reqwest::Client,
-    /// Tokens for the SharePoint resource.
+    /// Tokens, shared with Graph; one per host resource.
     tokens: Arc<TokenProvider>,
+    /// Token resource of the My Site host.
+    mysite_resource: String,
+    /// Token resource of the admin host.
+    admin_resource: String,
     /// Throttling and outage bounds.
     retry: RetryPolicy,
-    /// Per-request timeout.
-    timeout: Duration,
-    /// Earliest start of the next user's writes (pacing).
+    /// One user's writes at a time, as PnP's uploader does: paced, and a
+    /// refusal that applies to everyone is seen once before others start.
+    writer: Semaphore,
+    /// Earliest start of the next user's writes (pacing). Held only to read
+    /// and set, never across an `.await`.
     next_user: Mutex<Instant>,
+    /// A configuration problem seen recently, answered without asking again.
+    problem: Mutex<Option<(Instant, SharePointError)>>,
 }
 
 impl std::fmt::Debug for SharePointClient {
@@ -126,32 +126,31 @@ impl std::fmt::Debug for SharePointClient {
 }
 
 impl SharePointClient {
-    /// A client when the target is configured (`None` when it is not, or when
-    /// there are no credentials at all: then everything runs dry).
-    pub fn from_settings(
+    /// A client when the target is configured and there are credentials
+    /// (`None` otherwise: then everything runs dry), using `tokens` — the
+    /// provider Graph uses too.
+    pub fn new(
         settings: Option<&SharePointSettings>,
         graph: &GraphSettings,
         http: reqwest::Client,
+        tokens: Option<Arc<TokenProvider>>,
     ) -> Result<Option<Self>, SharePointError> {
-        let (Some(settings), Some(credentials)) = (settings, &graph.credentials) else {
+        let (Some(settings), Some(tokens)) = (settings, tokens) else {
             return Ok(None);
         };
-        if matches!(credentials, Credentials::ClientSecret { .. }) {
+        if matches!(tokens.credentials(), Credentials::ClientSecret { .. }) {
             return Err(SharePointError::NeedsCertificate);
         }
-        let tokens = TokenProvider::new(
-            credentials.clone(),
-            graph.authority_url.clone(),
-            http.clone(),
-            graph.retry.clone(),
-        )?;
         Ok(Some(Self {
+            mysite_resource: resource_of(&settings.mysite_url),
+            admin_resource: resource_of(&settings.admin_url),
             settings: settings.clone(),
             http,
-            tokens: Arc::new(tokens),
+            tokens,
             retry: graph.retry.clone(),
-            timeout: graph.timeout,
+            writer: Semaphore::new(1),
             next_user: Mutex::new(Instant::now()),
+            problem: Mutex::new(None),
         }))
     }
 
@@ -166,8 +165,42 @@ impl SharePointClient {
         upn: &str,
         pictures: ProfilePictures,
     ) -> Result<(), SharePointError> {
-        self.pace().await;
+        let _turn = self.writer.acquire().await.expect("never closed");
+        if let Some(problem) = self.recent_problem() {
+            return Err(problem);
+        }
+        let start = *self.next_user.lock().unwrap_or_else(|e| e.into_inner());
+        tokio::time::sleep_until(start).await;
+        let result = self.write(upn, pictures).await;
+        *self.next_user.lock().unwrap_or_else(|e| e.into_inner()) =
+            Instant::now() + self.settings.pacing;
+        if let Err(e) = &result
+            && e.is_configuration()
+        {
+            tracing::error!(code = %e.code(), "{e}");
+            *self.problem.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((Instant::now(), e.clone()));
+        }
+        result
+    }
+
+    /// The configuration problem seen within [`CONFIGURATION_PROBLEM_TTL`], if any.
+    fn recent_problem(&self) -> Option<SharePointError> {
+        let mut problem = self.problem.lock().unwrap_or_else(|e| e.into_inner());
+        match &*problem {
+            Some((at, e)) if at.elapsed() < CONFIGURATION_PROBLEM_TTL => Some(e.clone()),
+            Some(_) => {
+                *problem = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    async fn write(&self, upn: &str, pictures: ProfilePictures) -> Result<(), SharePointError> {
         let stem = account_file_stem(upn);
+        let mysite = base(&self.settings.mysite_url);
+        let folder = &self.settings.library_path;
         for (suffix, bytes) in [
             ("SThumb", pictures.small),
             ("MThumb", pictures.medium),
@@ -175,19 +208,29 @@ impl SharePointClient {
         ] {
             let file = format!("{stem}_{suffix}.jpg");
             let url = format!(
-                "{}/_api/web/GetFolderByServerRelativeUrl('{}')/Files/add(url='{}',overwrite=true)",
-                base(&self.settings.mysite_url),
-                odata(FOLDER),
+                "{mysite}/_api/web/GetFolderByServerRelativeUrl('{}')/Files/add(url='{}',overwrite=true)",
+                odata(folder),
                 odata(&file)
             );
-            self.post(&url, bytes, "image/jpeg").await?;
+            self.post(Post {
+                resource: &self.mysite_resource,
+                url,
+                body: bytes,
+                content_type: "image/jpeg",
+                upn,
+            })
+            .await?;
         }
         let picture_url = format!(
-            "{}{}/{stem}_MThumb.jpg",
-            base(&self.settings.mysite_url),
-            FOLDER.replace(' ', "%20")
+            "{mysite}{}/{}_MThumb.jpg",
+            percent_encoding::utf8_percent_encode(folder, PATH),
+            percent_encoding::utf8_percent_encode(&stem, PATH)
         );
-        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let timestamp = picture_timestamp(chrono::Utc::now().timestamp()).to_string();
+        let url = format!(
+            "{}/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty",
+            base(&self.settings.admin_url)
+        );
         for (name, value) in [
             ("PictureURL", picture_url.as_str()),
             ("SPS-PicturePlaceholderState", "0"),
@@ -199,133 +242,16 @@ impl SharePointClient {
                 "propertyName": name,
                 "propertyValue": value,
             });
-            let url = format!(
-                "{}/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty",
-                base(&self.settings.admin_url)
-            );
-            self.post(
-                &url,
-                Bytes::from(body.to_string()),
-                "application/json;odata=verbose",
-            )
+            self.post(Post {
+                resource: &self.admin_resource,
+                url: url.clone(),
+                body: Bytes::from(body.to_string()),
+                content_type: "application/json;odata=verbose",
+                upn,
+            })
             .await?;
         }
         Ok(())
-    }
-
-    /// Waits until this user's turn, then books the next slot.
-    async fn pace(&self) {
-        let start = {
-            let mut next = self.next_user.lock().await;
-            let start = (*next).max(Instant::now());
-            *next = start + self.settings.pacing;
-            start
-        };
-        tokio::time::sleep_until(start).await;
-    }
-
-    async fn post(
-        &self,
-        url: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> Result<(), SharePointError> {
-        let refreshed = AtomicBool::new(false);
-        self.retry
-            .run(
-                |attempt| self.attempt(url, &body, content_type, attempt, &refreshed),
-                |e| {
-                    if e.throttled {
-                        SharePointError::Throttled {
-                            attempts: e.attempts,
-                        }
-                    } else {
-                        SharePointError::Unavailable { detail: e.detail }
-                    }
-                },
-            )
-            .await
-    }
-
-    async fn attempt(
-        &self,
-        url: &str,
-        body: &Bytes,
-        content_type: &str,
-        attempt: u32,
-        refreshed: &AtomicBool,
-    ) -> Step<(), SharePointError> {
-        let token = match self.tokens.token(&self.settings.resource).await {
-            Ok(token) => token,
-            Err(e) => return Step::Fail(e.into()),
-        };
-        let started = Instant::now();
-        let result = self
-            .http
-            .post(url)
-            .header("Authorization", token.bearer())
-            .header("Accept", "application/json;odata=nometadata")
-            .header("Content-Type", content_type)
-            .timeout(self.timeout)
-            .body(body.clone())
-            .send()
-            .await;
-        let path = url.split("/_api/").nth(1).unwrap_or(url);
-        let response = match result {
-            Ok(response) => response,
-            Err(e) => {
-                let detail = format!("{}", e.without_url());
-                tracing::warn!(path, attempt, error = %detail, "sharepoint call failed");
-                return Step::Retry {
-                    advice: None,
-                    throttled: false,
-                    detail,
-                };
-            }
-        };
-        let status = response.status();
-        tracing::info!(
-            path,
-            status = status.as_u16(),
-            attempt,
-            duration_ms = started.elapsed().as_millis() as u64,
-            "sharepoint call"
-        );
-        let advice = retry_after(response.headers());
-        let text: String = response
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
-        if status.is_success() {
-            return Step::Done(());
-        }
-        if status == StatusCode::UNAUTHORIZED
-            && self
-                .tokens
-                .refresh_once(&self.settings.resource, &token, refreshed)
-                .await
-        {
-            return Step::Retry {
-                advice: Some(Duration::ZERO),
-                throttled: false,
-                detail: text,
-            };
-        }
-        if let Some(retry) = retry_step(status, advice, &text) {
-            return retry;
-        }
-        match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                Step::Fail(SharePointError::PermissionDenied { detail: text })
-            }
-            s => Step::Fail(SharePointError::Rejected {
-                status: s.as_u16(),
-                detail: text,
-            }),
-        }
     }
 }
 
@@ -333,17 +259,19 @@ fn base(url: &Url) -> &str {
     url.as_str().trim_end_matches('/')
 }
 
+/// Characters left as they are in a URL path (RFC 3986 unreserved, `/`, `'`).
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b'\'');
+
 /// An OData string literal's content, percent-encoded for the URL path:
 /// quotes doubled, spaces and other specials escaped.
 fn odata(text: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~')
-        .remove(b'/')
-        .remove(b'\'');
-    percent_encoding::utf8_percent_encode(&text.replace('\'', "''"), SET).to_string()
+    percent_encoding::utf8_percent_encode(&text.replace('\'', "''"), PATH).to_string()
 }
 
 #[cfg(test)]
@@ -364,6 +292,26 @@ mod tests {
             odata("o'brien_contoso_co_uk_SThumb.jpg"),
             "o''brien_contoso_co_uk_SThumb.jpg"
         );
-        assert_eq!(odata(FOLDER), "/User%20Photos/Profile%20Pictures");
+        assert_eq!(
+            odata(DEFAULT_LIBRARY_PATH),
+            "/User%20Photos/Profile%20Pictures"
+        );
+    }
+
+    #[test]
+    fn the_timestamp_counts_from_year_one() {
+        // 63656652524, the shape of real values, is 2018-03-14T19:28:44Z.
+        assert_eq!(picture_timestamp(1_521_055_724), 63_656_652_524);
+        assert_eq!(picture_timestamp(0), 62_135_596_800);
+    }
+
+    #[test]
+    fn each_host_is_its_own_resource() {
+        let my = Url::parse("https://contoso-my.sharepoint.com/").unwrap();
+        let admin = Url::parse("https://contoso-admin.sharepoint.com").unwrap();
+        assert_eq!(resource_of(&my), "https://contoso-my.sharepoint.com");
+        assert_eq!(resource_of(&admin), "https://contoso-admin.sharepoint.com");
+        let local = Url::parse("http://127.0.0.1:7001/sites/x").unwrap();
+        assert_eq!(resource_of(&local), "http://127.0.0.1:7001");
     }
 }

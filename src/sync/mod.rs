@@ -83,19 +83,23 @@ pub struct Targets {
 
 impl Targets {
     /// The targets `settings` configure; configuration problems are errors
-    /// here, at start-up, not once per photo.
-    pub fn from_settings(settings: &Settings, http: &reqwest::Client) -> anyhow::Result<Self> {
+    /// here, at start-up, not once per photo. One HTTP client (no redirects,
+    /// bounded timeouts) and one token provider serve both targets.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         use crate::config::ConfigurationError;
+        let http = crate::resilience::http_client(settings.graph.timeout)
+            .map_err(|e| anyhow::anyhow!(e))?;
         let graph = GraphClient::from_settings(&settings.graph, http.clone()).map_err(|e| {
             ConfigurationError(format!(
                 "the Microsoft Graph settings are not usable: {e} ({})",
                 e.code()
             ))
         })?;
-        let sharepoint = crate::sharepoint::SharePointClient::from_settings(
+        let sharepoint = crate::sharepoint::SharePointClient::new(
             settings.sharepoint.as_ref(),
             &settings.graph,
-            http.clone(),
+            http,
+            graph.as_ref().map(GraphClient::tokens),
         )
         .map_err(|e| ConfigurationError(format!("{e} ({})", e.code())))?;
         Ok(Self {

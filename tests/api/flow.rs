@@ -41,7 +41,7 @@ async fn world(extra: &[(&str, &str)]) -> World {
         thumbnails: Store::memory(),
         state: Store::memory(),
     };
-    let targets = Targets::from_settings(&settings, &reqwest::Client::new()).unwrap();
+    let targets = Targets::from_settings(&settings).unwrap();
     World {
         engine: Engine::new(Arc::new(settings), stores.clone(), targets),
         stores,
@@ -284,7 +284,7 @@ async fn without_credentials_it_runs_dry_and_syncs_once_they_come() {
     // The same containers under an engine with live credentials.
     let live = world(&[]).await;
     let settings = Settings::from_vars(live.fake.secret_env()).unwrap();
-    let targets = Targets::from_settings(&settings, &reqwest::Client::new()).unwrap();
+    let targets = Targets::from_settings(&settings).unwrap();
     let engine = Engine::new(Arc::new(settings), dry.stores.clone(), targets);
     let summary = engine
         .run_reconcile(&|_| {}, &AtomicBool::new(false))

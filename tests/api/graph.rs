@@ -1,27 +1,30 @@
 //! The Microsoft Graph adapter against the fake Entra ID and Graph: each
-//! credential kind, user matching, throttling, token expiry, limits, policy.
+//! credential kind, throttling, token expiry, limits, policy (user matching:
+//! `graph_users`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use photosync::config::Settings;
-use photosync::graph::{GraphClient, GraphError, MatchBy, Written};
+use photosync::graph::{GraphClient, GraphError, Written};
 
 use crate::fakes::graph::{
     CLIENT_ID, CLIENT_SECRET, FakeGraph, FakeUser, Fault, IDENTITY_HEADER, Route,
 };
 
 /// A client for the fake with these settings on top of `env`.
-fn client_with(env: Vec<(String, String)>, extra: &[(&str, &str)]) -> GraphClient {
+pub(crate) fn client_with(env: Vec<(String, String)>, extra: &[(&str, &str)]) -> GraphClient {
     let vars = env.into_iter().chain(
         extra
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
     let settings = Settings::from_vars(vars).expect("valid settings");
-    // No idle-connection timer: with tokio's paused clock, the only timers are ours.
-    let http = reqwest::Client::builder()
+    // The adapters' client (no redirects, timeouts, User-Agent), without the
+    // idle-connection timer: with tokio's paused clock, the only timers are ours.
+    let timeout = settings.graph.timeout;
+    let http = photosync::resilience::http_client_builder(timeout, timeout)
         .pool_idle_timeout(None)
         .build()
         .unwrap();
@@ -30,13 +33,17 @@ fn client_with(env: Vec<(String, String)>, extra: &[(&str, &str)]) -> GraphClien
         .expect("credentials are configured")
 }
 
-async fn fake_with_alice() -> FakeGraph {
+pub(crate) fn http() -> reqwest::Client {
+    photosync::resilience::http_client(Duration::from_secs(60)).unwrap()
+}
+
+pub(crate) async fn fake_with_alice() -> FakeGraph {
     let fake = FakeGraph::start().await;
     fake.add_user(FakeUser::new("id-alice", "alice@contoso.com"));
     fake
 }
 
-fn photo() -> Bytes {
+pub(crate) fn photo() -> Bytes {
     Bytes::from(crate::helpers::jpeg(64, 64))
 }
 
@@ -130,116 +137,9 @@ async fn a_certificate_file_without_a_key_is_refused_at_start() {
         ("PHOTOSYNC_CLIENT_CERTIFICATE_PATH", path.to_str().unwrap()),
     ])
     .unwrap();
-    let err = GraphClient::from_settings(&settings.graph, reqwest::Client::new()).unwrap_err();
+    let err = GraphClient::from_settings(&settings.graph, http()).unwrap_err();
     assert_eq!(err.code().as_str(), "invalid-credentials");
     assert!(err.to_string().contains("no PRIVATE KEY block"), "{err}");
-}
-
-#[tokio::test]
-async fn every_match_by_attribute_finds_the_one_user() {
-    let fake = FakeGraph::start().await;
-    fake.add_user(FakeUser {
-        employee_id: Some("E1001".into()),
-        mail_nickname: Some("obrien".into()),
-        ..FakeUser::new("id-obrien", "o'brien@contoso.co.uk")
-    });
-    fake.add_user(FakeUser {
-        enabled: false,
-        employee_id: Some("E2002".into()),
-        ..FakeUser::new("id-left", "former@contoso.com")
-    });
-    let cases = [
-        (
-            MatchBy::UserPrincipalName,
-            "O'Brien@contoso.co.uk",
-            "id-obrien",
-        ),
-        (MatchBy::Mail, "o'brien@contoso.co.uk", "id-obrien"),
-        (MatchBy::EmployeeId, "e1001", "id-obrien"),
-        (MatchBy::MailNickname, "obrien", "id-obrien"),
-        (MatchBy::Id, "id-obrien", "id-obrien"),
-        (MatchBy::EmployeeId, "E2002", "id-left"),
-    ];
-    for (match_by, key, id) in cases {
-        let client = client_with(
-            fake.secret_env(),
-            &[("PHOTOSYNC_MATCH_BY", match_by.attribute())],
-        );
-        let user = client
-            .find_user(key)
-            .await
-            .unwrap_or_else(|e| panic!("{match_by:?} {key}: {e}"));
-        assert_eq!(user.id, id, "{match_by:?}");
-        if id == "id-left" {
-            assert!(
-                !user.account_enabled,
-                "disabled accounts are matched and flagged"
-            );
-        }
-        let missing = client.find_user("nobody-like-this").await.unwrap_err();
-        assert_eq!(missing.code().as_str(), "user-not-found", "{match_by:?}");
-        assert!(!missing.is_transient());
-    }
-    // The filter carried the OData-quoted key and the advanced-query headers.
-    let filtered = fake.requests_to("GET", "/v1.0/users");
-    let employee = filtered
-        .iter()
-        .find(|r| {
-            r.query
-                .get("$filter")
-                .is_some_and(|f| f.starts_with("employeeId"))
-        })
-        .unwrap();
-    assert_eq!(employee.headers["consistencylevel"], "eventual");
-    assert_eq!(employee.query["$count"], "true");
-    assert!(
-        filtered
-            .iter()
-            .any(|r| r.query.get("$filter").map(String::as_str)
-                == Some("mail eq 'o''brien@contoso.co.uk'"))
-    );
-}
-
-#[tokio::test]
-async fn two_users_with_one_key_are_ambiguous_never_guessed() {
-    let fake = FakeGraph::start().await;
-    for (id, upn) in [
-        ("id-1", "jsmith@contoso.com"),
-        ("id-2", "john.smith@contoso.com"),
-    ] {
-        fake.add_user(FakeUser {
-            employee_id: Some("7".into()),
-            ..FakeUser::new(id, upn)
-        });
-    }
-    let client = client_with(fake.secret_env(), &[("PHOTOSYNC_MATCH_BY", "employeeId")]);
-    let err = client.find_user("7").await.unwrap_err();
-    assert_eq!(err.code().as_str(), "ambiguous-user");
-    let text = err.to_string();
-    assert!(
-        text.contains("jsmith@contoso.com") && text.contains("john.smith@contoso.com"),
-        "{text}"
-    );
-    assert!(text.contains("mapping.csv"), "{text}");
-}
-
-#[tokio::test]
-async fn lookups_are_cached_within_a_run() {
-    let fake = fake_with_alice().await;
-    let client = client_with(fake.secret_env(), &[]);
-    for _ in 0..3 {
-        client.find_user("alice@contoso.com").await.unwrap();
-        assert_eq!(
-            client
-                .find_user("ghost@contoso.com")
-                .await
-                .unwrap_err()
-                .code()
-                .as_str(),
-            "user-not-found"
-        );
-    }
-    assert_eq!(fake.requests_to("GET", "/v1.0/users/").len(), 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -247,7 +147,7 @@ async fn throttling_waits_exactly_as_long_as_retry_after_says() {
     let fake = fake_with_alice().await;
     let client = client_with(
         fake.secret_env(),
-        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400")],
+        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "600")],
     );
     fake.inject(Route::Photo, Fault::Throttle(Some("7")), 1);
     assert_eq!(
@@ -271,7 +171,7 @@ async fn unavailable_then_success() {
     let fake = fake_with_alice().await;
     let client = client_with(
         fake.secret_env(),
-        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400")],
+        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "600")],
     );
     fake.inject(Route::Photo, Fault::Unavailable, 2);
     assert_eq!(
@@ -310,7 +210,7 @@ async fn endless_throttling_gives_up_at_the_bound_as_throttled() {
     let client = client_with(
         fake.secret_env(),
         &[
-            ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400"),
+            ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "600"),
             ("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "4"),
         ],
     );
@@ -439,7 +339,7 @@ async fn dry_run_resolves_users_but_never_writes() {
 async fn no_credentials_means_no_client() {
     let settings = Settings::from_vars(Vec::<(String, String)>::new()).unwrap();
     assert!(
-        GraphClient::from_settings(&settings.graph, reqwest::Client::new())
+        GraphClient::from_settings(&settings.graph, http())
             .unwrap()
             .is_none()
     );
@@ -529,7 +429,7 @@ async fn tokens_are_renewed_before_they_expire_not_after_a_failure() {
     let fake = fake_with_alice().await;
     let client = client_with(
         fake.secret_env(),
-        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400")],
+        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "600")],
     );
     client.set_photo("id-alice", photo()).await.unwrap();
     // The fake's tokens live 3599 s; 3400 s later one is within the renewal margin.
@@ -548,7 +448,7 @@ async fn a_token_endpoint_outage_is_retried_then_reported_as_transient() {
     fake.inject(Route::Token, Fault::Unavailable, 1);
     let client = client_with(
         fake.secret_env(),
-        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400")],
+        &[("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "600")],
     );
     client.find_user("alice@contoso.com").await.unwrap();
     assert_eq!(fake.requests_to("POST", "/oauth2/v2.0/token").len(), 2);
@@ -558,7 +458,7 @@ async fn a_token_endpoint_outage_is_retried_then_reported_as_transient() {
     let client = client_with(
         down.secret_env(),
         &[
-            ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "86400"),
+            ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "600"),
             ("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "3"),
         ],
     );

@@ -305,7 +305,8 @@ async fn the_reports_parse_and_agree_with_the_ledger() {
             "code",
             "detail",
             "sha256",
-            "updated_at"
+            "updated_at",
+            "sharepoint"
         ]
     );
     assert_eq!(reader.records().count(), 3);

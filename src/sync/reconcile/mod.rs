@@ -8,6 +8,7 @@
 
 pub mod report;
 mod summary;
+pub mod targets;
 mod work;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

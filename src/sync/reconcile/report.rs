@@ -18,13 +18,14 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::RunSummary;
+use super::targets;
 use crate::problem::ProblemCode;
 use crate::store::{BlobProperties, StoreError, WriteMode};
 use crate::sync::flow::Flow;
 use crate::sync::ledger::{Record, Status};
 
 /// The CSV header, exactly.
-pub const CSV_HEADER: [&str; 7] = [
+pub const CSV_HEADER: [&str; 8] = [
     "photo",
     "user",
     "status",
@@ -32,6 +33,7 @@ pub const CSV_HEADER: [&str; 7] = [
     "detail",
     "sha256",
     "updated_at",
+    "sharepoint",
 ];
 
 /// The page's policy: no script, no remote anything; inline style and
@@ -59,6 +61,9 @@ pub struct Row {
     pub sha256: String,
     /// Last change of the record (RFC 3339).
     pub updated_at: String,
+    /// What happened at SharePoint (`synced`, `failed: code`), empty when the
+    /// target is off or was not reached.
+    pub sharepoint: String,
 }
 
 /// The JSON report.
@@ -66,7 +71,19 @@ pub struct Row {
 struct JsonReport<'a> {
     generated_at: String,
     summary: BTreeMap<&'static str, usize>,
+    /// Records by status per target.
+    targets: BTreeMap<targets::Target, BTreeMap<&'static str, usize>>,
+    /// Problems with the app's configuration, once each.
+    configuration: Vec<Configuration>,
     photos: &'a [Row],
+}
+
+/// A configuration problem with what to do about it.
+#[derive(Debug, Serialize)]
+struct Configuration {
+    #[serde(flatten)]
+    problem: targets::ConfigurationProblem,
+    advice: &'static str,
 }
 
 fn row(record: &Record) -> Row {
@@ -87,6 +104,7 @@ fn row(record: &Record) -> Row {
         updated_at: record
             .updated
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sharepoint: targets::sharepoint_cell(record),
     }
 }
 
@@ -100,6 +118,7 @@ fn problem_rows(summary: &RunSummary) -> Vec<Row> {
         detail: u.reason.clone(),
         sha256: String::new(),
         updated_at: String::new(),
+        sharepoint: String::new(),
     });
     let corrupt = summary.corrupt.iter().map(|c| Row {
         photo: c.photo.clone().unwrap_or_else(|| c.key.clone()),
@@ -109,6 +128,7 @@ fn problem_rows(summary: &RunSummary) -> Vec<Row> {
         detail: format!("ledger record {} is unreadable: {}", c.key, c.reason),
         sha256: String::new(),
         updated_at: String::new(),
+        sharepoint: String::new(),
     });
     unusable.chain(corrupt).collect()
 }
@@ -140,6 +160,7 @@ pub fn csv(rows: &[Row]) -> Vec<u8> {
                     &r.detail,
                     &r.sha256,
                     &r.updated_at,
+                    &r.sharepoint,
                 ]
                 .map(|cell| neutralised(cell).into_owned()),
             )
@@ -163,7 +184,12 @@ fn escape(text: &str) -> String {
 
 /// A self-contained page: counts, failures first with what to do, then
 /// every photo with a small thumbnail where one exists.
-pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, Bytes>) -> String {
+pub fn html(
+    rows: &[Row],
+    summary: &RunSummary,
+    configuration: &[targets::ConfigurationProblem],
+    thumbnails: &BTreeMap<String, Bytes>,
+) -> String {
     let mut page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{HTML_CSP}\">\
@@ -188,7 +214,31 @@ pub fn html(rows: &[Row], summary: &RunSummary, thumbnails: &BTreeMap<String, By
     }
     page.push_str("</tr></table>");
 
-    let failures: Vec<&Row> = rows.iter().filter(|r| !r.code.is_empty()).collect();
+    if !configuration.is_empty() {
+        let _ = write!(
+            page,
+            "<h2>Configuration problems ({})</h2><table><tr><th>target</th><th>problem</th><th>photos held up</th><th>what to do</th></tr>",
+            configuration.len()
+        );
+        for c in configuration {
+            let _ = write!(
+                page,
+                "<tr class=\"failed\"><td>{}</td><td><code>{}</code> {}</td><td>{}</td><td>{}</td></tr>",
+                c.target.as_str(),
+                c.code,
+                escape(&c.message),
+                c.photos,
+                escape(c.code.advice())
+            );
+        }
+        page.push_str("</table>");
+    }
+    // Photos held up only by a configuration problem are counted above, not listed.
+    let failures: Vec<&Row> = rows
+        .iter()
+        .filter(|r| !r.code.is_empty())
+        .filter(|r| !configuration.iter().any(|c| c.code.as_str() == r.code))
+        .collect();
     let _ = write!(page, "<h2>Needs attention ({})</h2>", failures.len());
     if !failures.is_empty() {
         page.push_str("<table><tr><th>photo</th><th>user</th><th>status</th><th>problem</th><th>what to do</th></tr>");
@@ -308,6 +358,7 @@ impl ReportWriter {
         let mut rows = problem_rows(summary);
         rows.extend(records.iter().map(|r| row(r)));
         let generated_at = Utc::now();
+        let configuration = targets::configuration_problems(records);
         let json = serde_json::to_vec_pretty(&JsonReport {
             generated_at: generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             summary: summary
@@ -315,11 +366,19 @@ impl ReportWriter {
                 .iter()
                 .map(|(status, n)| (status.as_str(), *n))
                 .collect(),
+            targets: targets::counts(records),
+            configuration: configuration
+                .iter()
+                .map(|problem| Configuration {
+                    advice: problem.code.advice(),
+                    problem: problem.clone(),
+                })
+                .collect(),
             photos: &rows,
         })
         .expect("serialises");
         let thumbnails = self.small_thumbnails(flow, records).await;
-        let page = html(&rows, summary, &thumbnails);
+        let page = html(&rows, summary, &configuration, &thumbnails);
         let history = format!(
             "reports/history/{}.json",
             generated_at.format("%Y%m%dT%H%M%S%.3fZ")

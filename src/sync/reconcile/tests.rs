@@ -12,6 +12,7 @@ fn row(photo: &str, detail: &str) -> report::Row {
         detail: detail.into(),
         sha256: "ab".into(),
         updated_at: "2026-11-20T10:00:00Z".into(),
+        sharepoint: String::new(),
     }
 }
 
@@ -26,7 +27,9 @@ fn csv_has_the_exact_header_a_bom_and_quoted_fields() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("\"photo\",\"user\",\"status\",\"code\",\"detail\",\"sha256\",\"updated_at\"")
+        Some(
+            "\"photo\",\"user\",\"status\",\"code\",\"detail\",\"sha256\",\"updated_at\",\"sharepoint\""
+        )
     );
     assert!(
         lines
@@ -70,8 +73,9 @@ fn html_escapes_lists_failures_first_and_forbids_scripts() {
         detail: "<img src=x onerror=alert(1)>".into(),
         sha256: String::new(),
         updated_at: String::new(),
+        sharepoint: String::new(),
     }];
-    let page = report::html(&rows, &RunSummary::default(), &Default::default());
+    let page = report::html(&rows, &RunSummary::default(), &[], &Default::default());
     assert!(!page.contains("<script>") && !page.contains("<img src=x"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;onerror=x.jpg"));
     assert!(page.contains(&format!(

@@ -1,11 +1,20 @@
 //! A fake Entra ID token endpoint, managed-identity endpoint and Microsoft
-//! Graph (users and profile photos), on 127.0.0.1 in the test's runtime.
+//! Graph (users and profile photos) on one port of 127.0.0.1, and the two
+//! SharePoint hosts (My Site and admin) on two more, in the test's runtime.
 //!
 //! It enforces what the real services enforce: client id, secret or a signed
-//! certificate assertion; the identity header; bearer tokens that exist, are
-//! not expired and are for Graph; `ConsistencyLevel: eventual` for employeeId
-//! filters; JPEG/PNG content type; the 4 MB photo limit; 404 for unknown users.
-//! Tests can inject 429 (with Retry-After), 503, slow answers, token expiry,
+//! certificate assertion in a pair Entra accepts (see `entra`); the identity
+//! header; bearer tokens that exist, are not expired and are for the service
+//! they reach; plain `eq` filters on employeeId, mail and mailNickname without
+//! `ConsistencyLevel` (Graph's user reference lists default `$filter` support
+//! for them: learn.microsoft.com/graph/api/resources/user), while other
+//! operators and `$count` need `ConsistencyLevel: eventual` + `$count=true`
+//! and read an index that lags behind writes
+//! (learn.microsoft.com/graph/aad-advanced-queries); JPEG/PNG content type;
+//! the 4 MB photo limit; 404 for unknown users; the 1x1 placeholder a user
+//! without a photo may answer with (learn.microsoft.com/graph/api/profilephoto-get).
+//! Tests can inject 429 (with Retry-After), 503, slow answers, slow token
+//! fetches per resource, token expiry, a token endpoint that redirects,
 //! missing permissions and the on-premises photo policy.
 
 use std::collections::{HashMap, VecDeque};
@@ -17,9 +26,10 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+
+use super::entra::{self, Issued};
 
 pub const TENANT: &str = "contoso-test-tenant";
 pub const CLIENT_ID: &str = "0c2f6d0e-5a1b-4c3d-9e8f-7a6b5c4d3e2f";
@@ -29,7 +39,6 @@ pub const CERTIFICATE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/test-app-certificate.pem"
 );
-const PUBLIC_KEY: &[u8] = include_bytes!("../../fixtures/test-app-public-key.pem");
 const MAX_PHOTO: usize = 4 * 1024 * 1024;
 
 /// A directory user.
@@ -41,6 +50,8 @@ pub struct FakeUser {
     pub employee_id: Option<String>,
     pub mail_nickname: Option<String>,
     pub enabled: bool,
+    /// Visible to advanced (eventual) queries; a new hire is not yet.
+    pub indexed: bool,
 }
 
 impl FakeUser {
@@ -53,6 +64,7 @@ impl FakeUser {
             employee_id: None,
             mail_nickname: upn.split('@').next().map(str::to_owned),
             enabled: true,
+            indexed: true,
         }
     }
 
@@ -83,9 +95,21 @@ pub enum Fault {
     Slow(Duration),
 }
 
+/// Which of the fake's listeners received a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Entra, managed identity and Graph.
+    Graph,
+    /// The SharePoint My Site host (`…-my.sharepoint.com`): picture files.
+    MySite,
+    /// The SharePoint admin host (`…-admin.sharepoint.com`): profile properties.
+    Admin,
+}
+
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    pub service: Service,
     pub method: String,
     pub path: String,
     pub query: HashMap<String, String>,
@@ -104,77 +128,103 @@ pub struct TokenGrant {
     pub client_id: Option<String>,
 }
 
-pub(super) struct Issued {
-    pub(super) audience: String,
-    pub(super) expires_at: Instant,
-    /// `secret`, `certificate` or `managed identity`: SharePoint refuses secret tokens.
-    pub(super) credential: &'static str,
-}
-
 #[derive(Default)]
 pub(super) struct Inner {
     pub(super) users: Vec<FakeUser>,
     photos: HashMap<String, (Vec<u8>, String)>,
     pub(super) tokens: HashMap<String, Issued>,
     requests: Vec<Recorded>,
-    grants: Vec<TokenGrant>,
+    pub(super) grants: Vec<TokenGrant>,
     faults: VecDeque<(Route, Fault)>,
     policy: Option<&'static str>,
     deny_photo_writes: bool,
     deny_user_reads: bool,
     photo_delay: Duration,
+    placeholders: std::collections::HashSet<String>,
+    token_delays: HashMap<String, Duration>,
+    pub(super) token_redirect: Option<String>,
     pub(super) sp_files: HashMap<String, Vec<u8>>,
     pub(super) sp_properties: Vec<(String, String, String)>,
+    pub(super) sp_denied: Vec<Service>,
+    pub(super) sp_library: Option<String>,
+    pub(super) sp_without_profile: Vec<String>,
 }
 
 pub(super) struct Shared {
     pub(super) inner: Mutex<Inner>,
+    /// The Graph/Entra listener's base URL (also Graph's token resource).
     pub(super) base_url: String,
+    /// The My Site host's origin (its token resource).
+    pub(super) mysite_url: String,
+    /// The admin host's origin (its token resource).
+    pub(super) admin_url: String,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
-    thumbprint: String,
 }
 
 /// The running fake; stops when dropped.
 pub struct FakeGraph {
     /// `http://127.0.0.1:{port}`: authority, Graph and identity endpoint in one.
     pub url: String,
+    /// `http://127.0.0.1:{port}`: the SharePoint My Site host.
+    pub mysite_url: String,
+    /// `http://127.0.0.1:{port}`: the SharePoint admin host.
+    pub admin_url: String,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for FakeGraph {
     fn drop(&mut self) {
-        self.server.abort();
+        for server in &self.servers {
+            server.abort();
+        }
     }
+}
+
+async fn listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
 }
 
 impl FakeGraph {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let signer =
-            photosync::identity::AssertionSigner::from_pem_file(CERTIFICATE.as_ref()).unwrap();
+        let (graph, url) = listener().await;
+        let (mysite, mysite_url) = listener().await;
+        let (admin, admin_url) = listener().await;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 policy: Some("cloud"),
                 ..Inner::default()
             }),
             base_url: url.clone(),
+            mysite_url: mysite_url.clone(),
+            admin_url: admin_url.clone(),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
-            thumbprint: signer.thumbprint().to_owned(),
         });
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let servers = [
+            (graph, Service::Graph),
+            (mysite, Service::MySite),
+            (admin, Service::Admin),
+        ]
+        .into_iter()
+        .map(|(listener, service)| {
+            let app = axum::Router::new()
+                .fallback(handle)
+                .with_state((Arc::clone(&shared), service));
+            tokio::spawn(async move {
+                axum::serve(listener, app).await.unwrap();
+            })
+        })
+        .collect();
         Self {
             url,
+            mysite_url,
+            admin_url,
             shared,
-            server,
+            servers,
         }
     }
 
@@ -184,6 +234,53 @@ impl FakeGraph {
 
     pub fn add_user(&self, user: FakeUser) {
         self.inner().users.push(user);
+    }
+
+    /// A user created a moment ago: in the directory, not yet in the index
+    /// advanced (`ConsistencyLevel: eventual`) queries read.
+    pub fn add_new_hire(&self, user: FakeUser) {
+        self.add_user(FakeUser {
+            indexed: false,
+            ..user
+        });
+    }
+
+    /// The user's photo reads as Graph's 1x1 "no photo" placeholder.
+    pub fn set_placeholder_photo(&self, id: &str) {
+        let mut inner = self.inner();
+        inner.photos.remove(id);
+        inner.placeholders.insert(id.to_owned());
+    }
+
+    /// Token requests for `resource` take this long (before being answered).
+    pub fn set_token_delay(&self, resource: &str, delay: Duration) {
+        self.inner().token_delays.insert(resource.to_owned(), delay);
+    }
+
+    /// The token endpoint answers `307 Location: {location}` from now on.
+    pub fn redirect_tokens_to(&self, location: &str) {
+        self.inner().token_redirect = Some(location.to_owned());
+    }
+
+    /// The app lacks SharePoint permissions on this host: 403 Access denied.
+    pub fn deny_sharepoint(&self, host: Service) {
+        self.inner().sp_denied.push(host);
+    }
+
+    /// The My Site host's pictures library is at this path (a localised host).
+    pub fn set_sharepoint_library(&self, path: &str) {
+        self.inner().sp_library = Some(path.to_owned());
+    }
+
+    /// SharePoint has no user profile for this UPN yet.
+    pub fn without_sharepoint_profile(&self, upn: &str) {
+        self.inner().sp_without_profile.push(upn.to_lowercase());
+    }
+
+    /// A valid token for `resource`, as Entra would issue it to the app with a
+    /// certificate (to try what a service does with it).
+    pub fn mint_token(&self, resource: &str) -> String {
+        entra::mint(&self.shared, resource)
     }
 
     /// The next `times` requests to `route` misbehave.
@@ -224,6 +321,14 @@ impl FakeGraph {
         self.inner().requests.clone()
     }
 
+    /// Requests one of the listeners received.
+    pub fn requests_on(&self, service: Service) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.service == service)
+            .collect()
+    }
+
     /// Requests whose path contains `fragment` with this method.
     pub fn requests_to(&self, method: &str, fragment: &str) -> Vec<Recorded> {
         self.requests()
@@ -252,26 +357,23 @@ impl FakeGraph {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
-    /// Settings that turn the SharePoint target on, against this fake.
+    /// Settings that turn the SharePoint target on, against this fake: the
+    /// two hosts on their own ports, no pacing.
     pub fn sharepoint_env(&self) -> Vec<(String, String)> {
         vec![
             (
                 "PHOTOSYNC_SHAREPOINT_MYSITE_URL".into(),
-                format!("{}/sp-my", self.url),
+                self.mysite_url.clone(),
             ),
             (
                 "PHOTOSYNC_SHAREPOINT_ADMIN_URL".into(),
-                format!("{}/sp-admin", self.url),
-            ),
-            (
-                "PHOTOSYNC_SHAREPOINT_RESOURCE".into(),
-                format!("{}/sharepoint", self.url),
+                self.admin_url.clone(),
             ),
             ("PHOTOSYNC_SHAREPOINT_PACING_MS".into(), "0".into()),
         ]
     }
 
-    /// A file in SharePoint's `User Photos/Profile Pictures`.
+    /// A file in SharePoint's pictures library.
     pub fn sp_file(&self, name: &str) -> Option<Vec<u8>> {
         self.inner().sp_files.get(name).cloned()
     }
@@ -333,15 +435,10 @@ pub(super) fn graph_error(status: StatusCode, code: &str, message: &str) -> Resp
     response
 }
 
-fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": error, "error_description": description})),
-    )
-        .into_response()
-}
-
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn handle(
+    State((shared, service)): State<(Arc<Shared>, Service)>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let body = to_bytes(Body::new(body), usize::MAX)
         .await
@@ -353,10 +450,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let route = if path.ends_with("/oauth2/v2.0/token") || path == "/msi/token" {
-        Route::Token
-    } else if path.starts_with("/sp-") {
+    let route = if service != Service::Graph {
         Route::SharePoint
+    } else if path.ends_with("/oauth2/v2.0/token") || path == "/msi/token" {
+        Route::Token
     } else if path.contains("/photo/") || path.ends_with("/photo") {
         Route::Photo
     } else {
@@ -376,14 +473,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .position(|(r, _)| *r == route)
             .and_then(|i| inner.faults.remove(i))
             .map(|(_, f)| f);
-        (
-            fault,
-            if is_photo {
-                inner.photo_delay
-            } else {
-                Duration::ZERO
-            },
-        )
+        let delay = match route {
+            Route::Photo => inner.photo_delay,
+            Route::Token => entra::requested_resource(&path, &query, &body)
+                .and_then(|resource| inner.token_delays.get(&resource).copied())
+                .unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        (fault, delay)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -406,16 +503,26 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             "ServiceUnavailable",
             "Try again later.",
         ),
-        Some(Fault::Slow(d)) => {
-            tokio::time::sleep(d).await;
-            route_request(&shared, &parts.method, &path, &query, &parts.headers, &body)
+        slow => {
+            if let Some(Fault::Slow(d)) = slow {
+                tokio::time::sleep(d).await;
+            }
+            serve(
+                &shared,
+                service,
+                &parts.method,
+                &path,
+                &query,
+                &parts.headers,
+                &body,
+            )
         }
-        None => route_request(&shared, &parts.method, &path, &query, &parts.headers, &body),
     };
     if is_photo {
         shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
     shared.inner.lock().unwrap().requests.push(Recorded {
+        service,
         method: parts.method.to_string(),
         path,
         query,
@@ -427,22 +534,23 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     response
 }
 
-fn route_request(
+fn serve(
     shared: &Shared,
+    service: Service,
     method: &axum::http::Method,
     path: &str,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
+    if service != Service::Graph {
+        return super::sharepoint::route(shared, service, method, path, headers, body);
+    }
     if path.ends_with("/oauth2/v2.0/token") && method == "POST" {
-        return token(shared, path, body);
+        return entra::token(shared, path, body);
     }
     if path == "/msi/token" && method == "GET" {
-        return managed_identity(shared, query, headers);
-    }
-    if path.starts_with("/sp-") {
-        return super::sharepoint::route(shared, method, path, headers, body);
+        return entra::managed_identity(shared, query, headers);
     }
     if let Some(refusal) = refuse_unauthorized(shared, headers) {
         return refusal;
@@ -512,6 +620,7 @@ fn route_request(
                     "Empty photo.",
                 );
             }
+            inner.placeholders.remove(&id);
             inner
                 .photos
                 .insert(id, (body.to_vec(), content_type.to_owned()));
@@ -521,6 +630,14 @@ fn route_request(
             let Some(id) = find(&inner.users, key).map(|u| u.id.clone()) else {
                 return not_found(key);
             };
+            if inner.placeholders.contains(&id) {
+                // The documented "no photo" answer: a 1x1 image's metadata.
+                return axum::Json(json!({
+                    "@odata.mediaContentType": "image/gif",
+                    "@odata.mediaEtag": "\"placeholder\"",
+                    "id": "1X1", "width": 1, "height": 1}))
+                .into_response();
+            }
             match inner.photos.get(&id) {
                 Some((bytes, content_type)) => axum::Json(json!({
                     "@odata.mediaContentType": content_type,
@@ -580,11 +697,28 @@ fn find<'a>(users: &'a [FakeUser], key: &str) -> Option<&'a FakeUser> {
 }
 
 /// `$filter=attr eq 'value'` with OData quoting (`''` is one quote).
+///
+/// Plain `eq` on these properties is a default query: no `ConsistencyLevel`
+/// needed, and it reads the directory as it is now. `$count` and any other
+/// operator are advanced queries: they need `ConsistencyLevel: eventual` and
+/// `$count=true`, and read an index that lags behind writes (new hires are
+/// missing from it for a while).
 fn filter_users(
     users: &[FakeUser],
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
+    let eventual = headers
+        .get("consistencylevel")
+        .is_some_and(|v| v == "eventual");
+    let advanced = eventual && query.get("$count").is_some_and(|c| c == "true");
+    if query.contains_key("$count") && !eventual {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "$count is not currently supported without the ConsistencyLevel header set to eventual.",
+        );
+    }
     let Some(filter) = query.get("$filter") else {
         return graph_error(
             StatusCode::BAD_REQUEST,
@@ -599,23 +733,21 @@ fn filter_users(
         (!unquoted.contains('\'')).then(|| (attr.trim(), literal.replace("''", "'")))
     });
     let Some((attribute, value)) = parsed else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &format!("Invalid filter clause: {filter}"),
-        );
+        // Not a plain `eq` (ne, endsWith, …): advanced only.
+        return if advanced {
+            graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("The fake implements only eq: {filter}"),
+            )
+        } else {
+            graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                &format!("Unsupported or invalid query filter clause specified: {filter}"),
+            )
+        };
     };
-    let advanced = headers
-        .get("consistencylevel")
-        .is_some_and(|v| v == "eventual")
-        && query.get("$count").is_some_and(|c| c == "true");
-    if attribute == "employeeId" && !advanced {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            "Request_UnsupportedQuery",
-            "Unsupported or invalid query filter clause specified for property 'employeeId' of resource 'User'.",
-        );
-    }
     let field = |u: &FakeUser| -> Option<String> {
         match attribute {
             "mail" => u.mail.clone(),
@@ -627,214 +759,26 @@ fn filter_users(
     };
     let matched: Vec<Value> = users
         .iter()
+        .filter(|u| !advanced || u.indexed)
         .filter(|u| field(u).is_some_and(|f| f.eq_ignore_ascii_case(&value)))
         .map(FakeUser::json)
         .collect();
-    axum::Json(json!({"@odata.count": matched.len(), "value": matched})).into_response()
+    let mut answer = json!({"value": matched});
+    if advanced {
+        answer["@odata.count"] = json!(matched.len());
+    }
+    axum::Json(answer).into_response()
 }
 
 /// The 401 Graph answers for a missing, unknown, expired or foreign token.
 fn refuse_unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    bearer(shared, headers, &shared.base_url)
+    entra::bearer(shared, headers, &shared.base_url)
         .err()
         .map(|reason| {
             graph_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
-                reason,
+                &reason,
             )
         })
-}
-
-/// Checks the bearer token as every Microsoft service does: present, issued
-/// here, not expired, for `audience`. Gives how it was obtained, or why not.
-pub(super) fn bearer(
-    shared: &Shared,
-    headers: &HeaderMap,
-    audience: &str,
-) -> Result<&'static str, &'static str> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or("Access token is empty.")?;
-    let inner = shared.inner.lock().unwrap();
-    let issued = inner.tokens.get(token).ok_or("Invalid token.")?;
-    if issued.expires_at <= Instant::now() {
-        return Err("Access token has expired or is not yet valid.");
-    }
-    if issued.audience != audience {
-        return Err("Invalid audience.");
-    }
-    Ok(issued.credential)
-}
-
-fn issue(shared: &Shared, grant: TokenGrant) -> (String, u64) {
-    let mut inner = shared.inner.lock().unwrap();
-    let token = format!(
-        "fake-access-token-{}-{}",
-        inner.tokens.len() + 1,
-        uuid::Uuid::new_v4()
-    );
-    let lifetime = 3599;
-    inner.tokens.insert(
-        token.clone(),
-        Issued {
-            audience: grant.resource.clone(),
-            expires_at: Instant::now() + Duration::from_secs(lifetime),
-            credential: grant.credential,
-        },
-    );
-    inner.grants.push(grant);
-    (token, lifetime)
-}
-
-fn token(shared: &Shared, path: &str, body: &[u8]) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    if path != format!("/{TENANT}/oauth2/v2.0/token") {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "AADSTS90002: Tenant not found.",
-        );
-    }
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "AADSTS70003: unsupported grant type.",
-        );
-    }
-    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            "AADSTS700016: Application not found in the directory.",
-        );
-    }
-    let Some(resource) = form.get("scope").and_then(|s| s.strip_suffix("/.default")) else {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            "AADSTS1002012: The provided value for scope is not valid.",
-        );
-    };
-    let credential = if let Some(secret) = form.get("client_secret") {
-        if secret != CLIENT_SECRET {
-            return token_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1234",
-            );
-        }
-        "secret"
-    } else if let Some(assertion) = form.get("client_assertion") {
-        if form.get("client_assertion_type").map(String::as_str)
-            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        {
-            return token_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "AADSTS7000219: bad client_assertion_type.",
-            );
-        }
-        if let Err(reason) = verify_assertion(shared, path, assertion) {
-            return token_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                &format!("AADSTS700027: Client assertion failed signature validation: {reason}"),
-            );
-        }
-        "certificate"
-    } else {
-        return token_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "AADSTS7000218: client_assertion or client_secret required.",
-        );
-    };
-    let (token, lifetime) = issue(
-        shared,
-        TokenGrant {
-            credential,
-            resource: resource.to_owned(),
-            client_id: Some(CLIENT_ID.to_owned()),
-        },
-    );
-    axum::Json(json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token})).into_response()
-}
-
-fn verify_assertion(shared: &Shared, path: &str, assertion: &str) -> Result<(), String> {
-    let header = jsonwebtoken::decode_header(assertion).map_err(|e| e.to_string())?;
-    if header.alg != Algorithm::RS256 {
-        return Err("not RS256".into());
-    }
-    if header.x5t_s256.as_deref() != Some(shared.thumbprint.as_str()) {
-        return Err("unknown certificate thumbprint".into());
-    }
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&[format!("{}{path}", shared.base_url)]);
-    validation.set_issuer(&[CLIENT_ID]);
-    validation.sub = Some(CLIENT_ID.to_owned());
-    validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
-    let key = DecodingKey::from_rsa_pem(PUBLIC_KEY).map_err(|e| e.to_string())?;
-    let claims =
-        jsonwebtoken::decode::<Value>(assertion, &key, &validation).map_err(|e| e.to_string())?;
-    if claims
-        .claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return Err("no jti".into());
-    }
-    Ok(())
-}
-
-fn managed_identity(
-    shared: &Shared,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Response {
-    if headers
-        .get("x-identity-header")
-        .and_then(|v| v.to_str().ok())
-        != Some(IDENTITY_HEADER)
-    {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(
-                json!({"statusCode": 400, "message": "No X-IDENTITY-HEADER or an invalid one."}),
-            ),
-        )
-            .into_response();
-    }
-    if query.get("api-version").map(String::as_str) != Some("2019-08-01") {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"statusCode": 400, "message": "Unsupported api-version."})),
-        )
-            .into_response();
-    }
-    let Some(resource) = query.get("resource") else {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"statusCode": 400, "message": "resource is required."})),
-        )
-            .into_response();
-    };
-    let (token, lifetime) = issue(
-        shared,
-        TokenGrant {
-            credential: "managed identity",
-            resource: resource.clone(),
-            client_id: query.get("client_id").cloned(),
-        },
-    );
-    let expires_on = chrono::Utc::now().timestamp() + lifetime as i64;
-    axum::Json(
-        json!({"access_token": token, "expires_on": expires_on.to_string(), "resource": resource,
-                      "token_type": "Bearer", "client_id": query.get("client_id")}),
-    )
-    .into_response()
 }
