@@ -3,9 +3,11 @@
 //!
 //! [`render`] checks the byte count, recognises the format by its magic
 //! number, reads the header and checks width, height and area before any
-//! pixel is decoded, then decodes once (JPEG: only the kept square, at
-//! reduced DCT scale), resizes to the master and cascades the smaller sizes,
-//! and encodes each as a metadata-free baseline JPEG.
+//! pixel is decoded, then decodes once (JPEG: at reduced DCT scale, and only
+//! the kept square when it is known in advance), places the square (by
+//! default on the largest frontal face, found on a small copy of that same
+//! decode), resizes to the master and cascades the smaller sizes, and
+//! encodes each as a metadata-free baseline JPEG.
 //!
 //! Colour: an embedded RGB ICC profile (Display P3 from iPhones, Adobe RGB
 //! from cameras) is converted to sRGB on the master square; photos without
@@ -16,14 +18,20 @@
 mod colour;
 mod decode;
 mod error;
+mod face;
+mod framing;
 mod geometry;
+mod heic;
 mod jpeg_header;
+mod place;
 mod probe;
 mod resize;
 mod turbo;
 
 pub use error::PipelineError;
-pub use geometry::{SHRINK_MARGIN, TOP_BIAS};
+pub use face::FaceBox;
+pub use framing::{EYE_LINE, FACE_SHARE, Focus, TOO_SMALL, Warning};
+pub use geometry::{SHRINK_MARGIN, Square, TOP_BIAS};
 pub use probe::Format;
 
 /// How the square is cut out of a non-square photo.
@@ -34,8 +42,11 @@ pub enum CropMode {
     /// Centre crop for landscape; for portrait keep the square near the top,
     /// where heads are: it starts [`TOP_BIAS`] (15%) of the excess height
     /// down from the top.
-    #[default]
     Top,
+    /// Centred on the largest frontal face, zoomed so it is about 42% of the
+    /// square's width; falls back to [`CropMode::Top`] when no face is found.
+    #[default]
+    Face,
 }
 
 /// Everything that shapes a rendition; built from `Settings` by `config`.
@@ -49,6 +60,8 @@ pub struct RenderOptions {
     pub jpeg_quality: u8,
     /// Where the square is cut from non-square photos.
     pub crop: CropMode,
+    /// A point chosen by an administrator for this photo; overrides `crop`.
+    pub focus: Option<Focus>,
     /// Largest input accepted, in bytes, checked before anything is parsed.
     pub max_bytes: u64,
     /// Largest pixel area accepted, read from the header before decoding.
@@ -69,7 +82,8 @@ impl Default for RenderOptions {
             sizes: DEFAULT_SIZES.to_vec(),
             min_size: 96,
             jpeg_quality: 85,
-            crop: CropMode::Top,
+            crop: CropMode::Face,
+            focus: None,
             max_bytes: 50 * 1024 * 1024,
             max_pixels: 100_000_000,
             background: [255, 255, 255],
@@ -90,7 +104,7 @@ pub struct Thumbnail {
 }
 
 /// Everything rendered from one photo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rendition {
     /// Every size, ascending; the last is the master.
     pub thumbnails: Vec<Thumbnail>,
@@ -100,6 +114,12 @@ pub struct Rendition {
     pub width: u32,
     /// Height of the photo as displayed.
     pub height: u32,
+    /// The square that was cut, on the photo as displayed (for previews).
+    pub square: Square,
+    /// The face the square was framed on, on the photo as displayed.
+    pub face: Option<FaceBox>,
+    /// What an administrator should look at (the photo is still synced).
+    pub warnings: Vec<Warning>,
 }
 
 impl Rendition {
@@ -124,23 +144,19 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
         )));
     }
     let (width, height) = geometry::displayed_size(header.width, header.height, header.orientation);
-    let square = geometry::square_crop(
-        header.width,
-        header.height,
-        header.orientation,
-        options.crop,
-    );
-    if square.side < options.min_size.max(1) {
+    let largest = width.min(height);
+    if largest < options.min_size.max(1) {
         return Err(PipelineError::ImageTooSmall {
             width,
             height,
             min_size: options.min_size,
         });
     }
-    let sizes = output_sizes(&options.sizes, square.side);
+    let sizes = output_sizes(&options.sizes, largest);
     let master_side = *sizes.last().expect("output_sizes is never empty");
 
-    let pixels = decode::decode(bytes, &header, square, master_side, options)?;
+    let placed = place::decode_placed(bytes, &header, master_side, options)?;
+    let pixels = placed.pixels;
     let mut resizer = fast_image_resize::Resizer::new();
     let mut master = resize::crop_resize(&mut resizer, &pixels, master_side)?;
     drop(pixels);
@@ -161,6 +177,9 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
         format,
         width,
         height,
+        square: placed.square,
+        face: placed.face,
+        warnings: placed.warnings,
     })
 }
 
