@@ -3,10 +3,10 @@
 //! embedded in the binary so nothing is loaded at run time (see NOTICE).
 //!
 //! Detection runs on a small grey copy of the pixels the pipeline already
-//! decoded (about [`DETECT_AREA`] pixels, upright as displayed), so it costs
-//! a few milliseconds whatever the photo's size. The detector's window is
-//! 40 pixels, so faces narrower than 40 pixels in that copy (about a sixth
-//! of the short side of a 4:3 photo) are not found.
+//! decoded ([`DETECT_SIDE`] pixels on its short side, upright as displayed),
+//! so it costs the same few milliseconds whatever the photo's size. The
+//! detector's window is 40 pixels, so faces narrower than 40/288 (13.9%) of
+//! the photo's short side are not found.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -21,9 +21,14 @@ use rustface::{ImageData, Model};
 /// the rustface 0.1.7 crate, SHA-256 c4619d06…3ff5d).
 static MODEL_BYTES: &[u8] = include_bytes!("../../assets/seeta_fd_frontal_v1.0.bin");
 
-/// Pixel area of the copy detection runs on (320x240 for a 4:3 photo): the
-/// detector's cost grows with the area, and this keeps it near 10 ms.
-pub const DETECT_AREA: u64 = 320 * 240;
+/// Short side of the copy detection runs on (384x288 for a 4:3 photo). The
+/// detector's cost grows with the copy's area; this is the smallest copy on
+/// which a face under 15% of the short side (`face-too-small`) can still be
+/// found at all (40 / 288 = 13.9%).
+pub const DETECT_SIDE: u32 = 288;
+
+/// The copy's long side is capped at twice the short one (panoramas).
+const DETECT_LONG_SIDE: u32 = 2 * DETECT_SIDE;
 
 /// The detector never reports a face smaller than its 40-pixel window.
 const WINDOW: u32 = 40;
@@ -65,17 +70,19 @@ fn model() -> Option<&'static Model> {
         .as_ref()
 }
 
-/// A grey copy of an RGB buffer for detection: at most [`DETECT_AREA`]
-/// pixels, turned upright by `orientation`. Returns the copy and the factor
-/// from copy pixels to buffer pixels.
+/// A grey copy of an RGB buffer for detection: its short side
+/// [`DETECT_SIDE`] (never enlarged), turned upright by `orientation`.
+/// Returns the copy and the factor from copy pixels to buffer pixels.
 pub fn detection_image(
     rgb: &[u8],
     width: u32,
     height: u32,
     orientation: Orientation,
 ) -> Option<(GrayImage, f64)> {
-    let area = u64::from(width) * u64::from(height);
-    let shrink = ((area as f64) / DETECT_AREA as f64).sqrt().max(1.0);
+    let (short, long) = (width.min(height), width.max(height));
+    let shrink = (f64::from(short) / f64::from(DETECT_SIDE))
+        .max(f64::from(long) / f64::from(DETECT_LONG_SIDE))
+        .max(1.0);
     let (w, h) = (
         ((f64::from(width) / shrink).round() as u32).max(1),
         ((f64::from(height) / shrink).round() as u32).max(1),
@@ -158,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_flat_image_has_no_face() {
-        let grey = GrayImage::from_pixel(320, 240, image::Luma([128]));
+        let grey = GrayImage::from_pixel(384, 288, image::Luma([128]));
         assert!(detect(&grey).is_empty());
         // Smaller than the window: no detector call at all (rustface would panic on 0).
         assert!(detect(&GrayImage::new(0, 0)).is_empty());
@@ -169,8 +176,8 @@ mod tests {
     fn the_detection_copy_is_small_and_upright() {
         let rgb = vec![200u8; 4032 * 3024 * 3];
         let (copy, factor) = detection_image(&rgb, 4032, 3024, Orientation::Rotate90).unwrap();
-        assert_eq!(copy.dimensions(), (240, 320));
-        assert!((factor - 4032.0 / 320.0).abs() < 1e-9);
+        assert_eq!(copy.dimensions(), (288, 384));
+        assert!((factor - 3024.0 / 288.0).abs() < 1e-9);
         assert_eq!(copy.get_pixel(0, 0).0, [200]);
         // Never enlarged.
         let rgb = vec![0u8; 100 * 50 * 3];

@@ -21,8 +21,9 @@ pub const EYE_LINE: f64 = 0.42;
 /// astronaut portrait: the box runs from the brows to the chin).
 const EYES_IN_BOX: f64 = 0.33;
 
-/// A face narrower than this share of the final square is "too small": the
-/// photo was taken from too far away for a profile picture.
+/// A face narrower than this share of the photo's short side (the largest
+/// square) is "too small": the photo was taken from too far away. (The
+/// square zooms in on it anyway, as far as the resolution allows.)
 pub const TOO_SMALL: f64 = 0.15;
 
 /// A second face at least this fraction of the largest one's width makes the
@@ -36,7 +37,7 @@ pub enum Warning {
     NoFaceFound,
     /// More than one face of similar size: the largest was used.
     SeveralFaces,
-    /// The face is under [`TOO_SMALL`] of the square's width.
+    /// The face is under [`TOO_SMALL`] of the photo's short side.
     FaceTooSmall,
 }
 
@@ -60,7 +61,7 @@ impl Warning {
                 "several faces were found and the square was centred on the largest; a photo of one person works better"
             }
             Self::FaceTooSmall => {
-                "the face fills less than 15% of the thumbnail; use a photo taken closer up"
+                "the face is under 15% of the photo's width, so the thumbnail was zoomed in on it; a photo taken closer up will look sharper"
             }
         }
     }
@@ -141,8 +142,9 @@ pub fn around_face(width: u32, height: u32, face: &FaceBox, min_side: u32) -> Sq
     }
 }
 
-/// The warnings for the faces found (largest first) and the square chosen.
-pub fn judge(faces: &[FaceBox], square: Square) -> Vec<Warning> {
+/// The warnings for the faces found (largest first) on a photo whose short
+/// side is `short_side`.
+pub fn judge(faces: &[FaceBox], short_side: u32) -> Vec<Warning> {
     let Some(largest) = faces.first() else {
         return vec![Warning::NoFaceFound];
     };
@@ -153,7 +155,7 @@ pub fn judge(faces: &[FaceBox], square: Square) -> Vec<Warning> {
     {
         warnings.push(Warning::SeveralFaces);
     }
-    if largest.width < TOO_SMALL * f64::from(square.side) {
+    if largest.width < TOO_SMALL * f64::from(short_side) {
         warnings.push(Warning::FaceTooSmall);
     }
     warnings
@@ -233,11 +235,7 @@ mod tests {
 
     #[test]
     fn warnings() {
-        let sq = Square {
-            x: 0,
-            y: 0,
-            side: 1000,
-        };
+        let sq = 1000;
         assert_eq!(judge(&[], sq), vec![Warning::NoFaceFound]);
         assert_eq!(judge(&[face(0.0, 0.0, 420.0)], sq), vec![]);
         assert_eq!(

@@ -23,6 +23,7 @@ mod framing;
 mod geometry;
 mod heic;
 mod jpeg_header;
+mod overview;
 mod place;
 mod probe;
 mod resize;
@@ -32,6 +33,7 @@ pub use error::PipelineError;
 pub use face::FaceBox;
 pub use framing::{EYE_LINE, FACE_SHARE, Focus, TOO_SMALL, Warning};
 pub use geometry::{SHRINK_MARGIN, Square, TOP_BIAS};
+pub use overview::{Overview, overview};
 pub use probe::Format;
 
 /// How the square is cut out of a non-square photo.
@@ -133,16 +135,8 @@ impl Rendition {
 
 /// Renders every configured size of one photo.
 pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
-    check_byte_size(bytes.len() as u64, options)?;
-    let format = probe::sniff(bytes)?;
-    let header = probe::read_header(bytes, format, options)?;
-    let area = u64::from(header.width) * u64::from(header.height);
-    if area > options.max_pixels {
-        return Err(PipelineError::too_large(format!(
-            "the image is {}x{} ({area} pixels); the limit is {} pixels",
-            header.width, header.height, options.max_pixels
-        )));
-    }
+    let header = checked_header(bytes, options)?;
+    let format = header.format;
     let (width, height) = geometry::displayed_size(header.width, header.height, header.orientation);
     let largest = width.min(height);
     if largest < options.min_size.max(1) {
@@ -181,6 +175,22 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
         face: placed.face,
         warnings: placed.warnings,
     })
+}
+
+/// Checks the byte count, recognises the format and reads the header,
+/// refusing an area over `max_pixels`, all before any pixel is decoded.
+fn checked_header(bytes: &[u8], options: &RenderOptions) -> Result<probe::Header, PipelineError> {
+    check_byte_size(bytes.len() as u64, options)?;
+    let format = probe::sniff(bytes)?;
+    let header = probe::read_header(bytes, format, options)?;
+    let area = u64::from(header.width) * u64::from(header.height);
+    if area > options.max_pixels {
+        return Err(PipelineError::too_large(format!(
+            "the image is {}x{} ({area} pixels); the limit is {} pixels",
+            header.width, header.height, options.max_pixels
+        )));
+    }
+    Ok(header)
 }
 
 /// Refuses inputs over `max_bytes` (`image-too-large`); lets callers check a

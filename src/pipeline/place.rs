@@ -62,7 +62,7 @@ pub fn decode_placed(
         Some(face) => framing::around_face(dw, dh, face, min_side),
         None => framing::geometric(dw, dh, CropMode::Top),
     };
-    let warnings = framing::judge(&faces, square);
+    let warnings = framing::judge(&faces, dw.min(dh));
     set_square(
         &mut pixels,
         geometry::to_stored(square, w, h, orientation),
