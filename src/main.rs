@@ -224,11 +224,12 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             let job = commands::preview::PreviewJob { dir, out };
             let summary = runtime()?.block_on(commands::preview::run(&settings, &job))?;
             println!(
-                "{}: {} photos shown, {} with warnings, {} could not be rendered",
+                "{}: {} photos shown, {} with warnings, {} could not be rendered, {} other files",
                 job.out.display(),
                 summary.rendered,
                 summary.warned,
-                summary.failed
+                summary.failed,
+                summary.skipped
             );
         }
         Command::Thumbnail { files, out, .. } => {

@@ -51,8 +51,10 @@ pub struct PreviewSummary {
     pub rendered: usize,
     /// Of those, photos with at least one warning.
     pub warned: usize,
-    /// Files that could not be rendered (with the reason on the page).
+    /// Photos that could not be rendered (with the reason on the page).
     pub failed: usize,
+    /// Files that are not images photosync reads (listed at the end).
+    pub skipped: usize,
 }
 
 /// Renders every photo and writes the page.
@@ -100,6 +102,7 @@ pub async fn run(settings: &Settings, job: &PreviewJob) -> anyhow::Result<Previe
                 summary.rendered += 1;
                 summary.warned += usize::from(!r.warnings.is_empty());
             }
+            Err(e) if e.code() == "unsupported-format" => summary.skipped += 1,
             Err(_) => summary.failed += 1,
         }
     }
@@ -137,8 +140,27 @@ pub fn page(title: &str, entries: &[Entry]) -> String {
         escape(title),
         entries.len()
     );
-    for entry in entries {
+    // Files that are not images at all (notes, mapping.csv) go in one list
+    // at the end instead of a card each; the sync ignores or refuses them.
+    let (skipped, shown): (Vec<&Entry>, Vec<&Entry>) = entries
+        .iter()
+        .partition(|e| matches!(&e.outcome, Err(error) if error.code() == "unsupported-format"));
+    for entry in shown {
         card(&mut html, entry);
+    }
+    if !skipped.is_empty() {
+        html.push_str("<h2>Not photos photosync reads</h2>\n<ul class=\"skipped\">\n");
+        for entry in skipped {
+            if let Err(error) = &entry.outcome {
+                let _ = write!(
+                    html,
+                    "<li><b>{}</b>: {}</li>\n",
+                    escape(&entry.name),
+                    escape(&error.to_string())
+                );
+            }
+        }
+        html.push_str("</ul>\n");
     }
     html.push_str("</body></html>\n");
     html

@@ -107,6 +107,7 @@ fn the_first_command_shows_every_outcome_without_azure() {
         ("lee.gu@contoso.com.png", "dry-run"),
         ("mapping.csv", "ignored"),
         ("megan.bowen@contoso.com.jpg", "dry-run"),
+        ("nestor.wilke@contoso.com.heic", "dry-run"),
         ("pradeep.gupta@contoso.com.jpg", "failed"),
         ("team/IMG_0042.jpg", "dry-run"),
     ]

@@ -8,6 +8,7 @@ mod handler;
 mod helpers;
 mod local;
 mod package;
+mod preview;
 mod reconcile;
 mod sharepoint;
 mod store;
