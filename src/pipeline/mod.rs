@@ -253,6 +253,24 @@ fn encode(
     }
 }
 
+/// Face detection alone, as [`render`] runs it on the buffer it decoded
+/// anyway (RGB8, `width` x `height`, upright): the small grey copy plus the
+/// detector. Faces in that buffer's pixels, largest first. For benchmarks.
+pub fn detect_faces(rgb: &[u8], width: u32, height: u32) -> Vec<FaceBox> {
+    let Some((copy, factor)) = face::detection_image(
+        rgb,
+        width,
+        height,
+        image::metadata::Orientation::NoTransforms,
+    ) else {
+        return Vec::new();
+    };
+    face::detect(&copy)
+        .into_iter()
+        .map(|f| face::scale(f, factor))
+        .collect()
+}
+
 /// Decodes a JPEG at 1/8 scale and discards it: the cost floor every JPEG
 /// pipeline pays (entropy decoding). Returns the decoded size. For benchmarks.
 pub fn jpeg_decode_floor(bytes: &[u8]) -> Result<(u32, u32), PipelineError> {
