@@ -126,7 +126,7 @@ fn main() {
     // A team photo: two people, the square goes to the larger face.
     write(
         "team/IMG_0042.jpg",
-        &jpeg(&people(1240, 640, 90, &[(0, 0, 640), (660, 40, 600)])),
+        &jpeg(&people(1300, 700, 90, &[(0, 0, 700), (700, 60, 600)])),
     );
     write(
         "mapping.csv",
@@ -135,6 +135,9 @@ fn main() {
     // A damaged upload: the second half is missing.
     let full = jpeg(&portrait(640, 640, 30));
     write("pradeep.gupta@contoso.com.jpg", &full[..full.len() / 2]);
+    // nestor.wilke@contoso.com.heic, an iPhone-style HEIC (512-pixel grid,
+    // irot), is not written here: it needs an HEVC encoder independent of
+    // our decoder; tests/fixtures/heic/make.py (pillow-heif) writes it.
     // Not a photo at all.
     write(
         "README.txt",
