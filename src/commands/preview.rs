@@ -128,15 +128,15 @@ pub fn page(title: &str, entries: &[Entry]) -> String {
         "img-src data:; style-src 'unsafe-inline'\">\n",
         "<meta name=\"referrer\" content=\"no-referrer\">\n",
     ));
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<title>photosync crop preview: {}</title>\n",
+        "<title>photosync crop preview: {}</title>",
         escape(title)
     );
     html.push_str(STYLE);
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "</head><body>\n<h1>Crop preview: {}</h1>\n<p>{} files. Green: the square the thumbnails are cut from; yellow: the face it was framed on.</p>\n",
+        "</head><body>\n<h1>Crop preview: {}</h1>\n<p>{} files. Green: the square the thumbnails are cut from; yellow: the face it was framed on.</p>",
         escape(title),
         entries.len()
     );
@@ -152,9 +152,9 @@ pub fn page(title: &str, entries: &[Entry]) -> String {
         html.push_str("<h2>Not photos photosync reads</h2>\n<ul class=\"skipped\">\n");
         for entry in skipped {
             if let Err(error) = &entry.outcome {
-                let _ = write!(
+                let _ = writeln!(
                     html,
-                    "<li><b>{}</b>: {}</li>\n",
+                    "<li><b>{}</b>: {}</li>",
                     escape(&entry.name),
                     escape(&error.to_string())
                 );
@@ -171,9 +171,9 @@ fn card(html: &mut String, entry: &Entry) {
     let (rendition, overview) = match &entry.outcome {
         Ok(pair) => pair,
         Err(error) => {
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<section class=\"card failed\"><h2>{name}</h2><p class=\"code\">{}</p><p>{}</p></section>\n",
+                "<section class=\"card failed\"><h2>{name}</h2><p class=\"code\">{}</p><p>{}</p></section>",
                 escape(error.code()),
                 escape(&error.to_string())
             );
@@ -218,17 +218,17 @@ fn card(html: &mut String, entry: &Entry) {
         .find(|t| t.size == SHOWN_SIZE)
         .or_else(|| rendition.thumbnails.first())
     {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<img class=\"result\" width=\"{0}\" height=\"{0}\" alt=\"{1} as a {0} px thumbnail\" src=\"data:image/jpeg;base64,{2}\">\n",
+            "<img class=\"result\" width=\"{0}\" height=\"{0}\" alt=\"{1} as a {0} px thumbnail\" src=\"data:image/jpeg;base64,{2}\">",
             thumb.size,
             name,
             STANDARD.encode(&thumb.jpeg)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p>{} {}x{}, square {}x{} at ({}, {})</p>\n",
+        "<p>{} {}x{}, square {}x{} at ({}, {})</p>",
         rendition.format.name(),
         rendition.width,
         rendition.height,
@@ -238,9 +238,9 @@ fn card(html: &mut String, entry: &Entry) {
         sq.y
     );
     for warning in &rendition.warnings {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<p class=\"warning\"><span class=\"code\">{}</span> {}</p>\n",
+            "<p class=\"warning\"><span class=\"code\">{}</span> {}</p>",
             warning.code(),
             escape(warning.message())
         );
