@@ -145,3 +145,44 @@ fn the_pixel_limit_applies_before_decoding() {
     let e = photosync::pipeline::render(&fixture("quadrants.heic"), &options).unwrap_err();
     assert_eq!(e.code(), "image-too-large", "{e}");
 }
+
+/// A bounded, deterministic mutation run over the grid and rotated
+/// fixtures (byte flips, overwrites, truncations): every result is a
+/// rendition or a pipeline error, never a panic, abort or runaway
+/// allocation (the test binary's allocator would show one). The open-ended
+/// run is `cargo fuzz run render`, whose target reaches HEIC the same way.
+#[test]
+fn mutated_heic_files_fail_cleanly() {
+    let options = RenderOptions {
+        sizes: vec![16, 48],
+        min_size: 8,
+        max_pixels: 4_000_000,
+        ..RenderOptions::default()
+    };
+    let mut noise = crate::corpus::Noise::new(17);
+    for name in ["quadrants-grid.heic", "quadrants-orientation5.heic"] {
+        let original = fixture(name);
+        for round in 0..150 {
+            let mut bytes = original.clone();
+            let at =
+                (usize::from(noise.next_u8()) << 8 | usize::from(noise.next_u8())) % bytes.len();
+            match round % 3 {
+                0 => bytes[at] ^= 1 << (noise.next_u8() % 8),
+                1 => bytes[at] = noise.next_u8(),
+                _ => bytes.truncate(at),
+            }
+            if let Err(e) = photosync::pipeline::render(&bytes, &options) {
+                assert!(
+                    [
+                        "corrupt-image",
+                        "unsupported-format",
+                        "image-too-large",
+                        "image-too-small"
+                    ]
+                    .contains(&e.code()),
+                    "{name} round {round}: {e}"
+                );
+            }
+        }
+    }
+}
