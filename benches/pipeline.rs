@@ -1,14 +1,15 @@
 //! In-process pipeline benchmark (run by `scripts/bench-pipeline.sh`, or
 //! `cargo bench --bench pipeline -- DIR`): generates photo-like inputs into
 //! DIR, then times `render` (all nine sizes) and the 1/8-scale JPEG decode
-//! floor on one thread. The script adds the `vipsthumbnail` comparison and
+//! floor on one thread, the face crop against the top crop, and face
+//! detection alone. The script adds the `vipsthumbnail` comparison and
 //! peak RSS, which need separate processes.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::{DynamicImage, ImageFormat};
-use photosync::pipeline::{RenderOptions, jpeg_decode_floor, render};
+use photosync::pipeline::{CropMode, RenderOptions, detect_faces, jpeg_decode_floor, render};
 
 #[allow(dead_code)]
 #[path = "../tests/pipeline/corpus.rs"]
@@ -64,8 +65,22 @@ fn main() {
         )
     });
 
+    // A 12 MP photo with a person: the astronaut portrait filling the
+    // height, right of centre (her face about 19% of the short side).
+    let face12 = input(&dir, "photo-12mp-face.jpg", || {
+        let mut photo = corpus::photo(4032, 3024);
+        let person =
+            image::load_from_memory(include_bytes!("../tests/fixtures/faces/astronaut-256.jpg"))
+                .expect("fixture")
+                .into_rgb8();
+        let person =
+            image::imageops::resize(&person, 3024, 3024, image::imageops::FilterType::CatmullRom);
+        image::imageops::overlay(&mut photo, &person, 900, 0);
+        corpus::jpeg(&photo, 90, false)
+    });
+
     let options = RenderOptions {
-        crop: photosync::pipeline::CropMode::Center,
+        crop: CropMode::Center,
         ..RenderOptions::default()
     };
     println!("| input | size | render, 9 sizes (ms) | 1/8 decode floor (ms) | ratio |");
@@ -94,7 +109,44 @@ fn main() {
         "| 12 MP PNG | {:.1} MB | {png:.1} | - | - |",
         png12.len() as f64 / 1e6
     );
+    face_crop(&jpeg12, &face12);
     encoder_choice(&jpeg12);
+}
+
+/// The face crop (whole-frame decode + detection) against the top crop
+/// (only the square decoded), and detection alone on the buffer the face
+/// crop decodes (12 MP at 1/2 scale: 2016x1512).
+fn face_crop(plain: &[u8], face: &[u8]) {
+    println!();
+    println!("| 12 MP JPEG q90, 9 sizes | crop=top (ms) | crop=face (ms) | face found |");
+    println!("|---|---|---|---|");
+    for (name, bytes) in [("no person", plain), ("one person", face)] {
+        let mode = |crop| RenderOptions {
+            crop,
+            ..RenderOptions::default()
+        };
+        let top = median_ms(|| {
+            render(bytes, &mode(CropMode::Top)).expect("render");
+        });
+        let mut found = None;
+        let with_face = median_ms(|| {
+            found = render(bytes, &mode(CropMode::Face)).expect("render").face;
+        });
+        let found = found.map_or_else(|| "no".to_owned(), |f| format!("{:.0} px wide", f.width));
+        println!("| {name} | {top:.1} | {with_face:.1} | {found} |");
+    }
+    println!();
+    println!("| face detection alone, on the 2016x1512 decode | ms |");
+    println!("|---|---|");
+    for (name, bytes) in [("no person", plain), ("one person", face)] {
+        let full = image::load_from_memory(bytes).expect("decode").into_rgb8();
+        let half =
+            image::imageops::resize(&full, 2016, 1512, image::imageops::FilterType::Triangle);
+        let ms = median_ms(|| {
+            std::hint::black_box(detect_faces(half.as_raw(), 2016, 1512));
+        });
+        println!("| {name} | {ms:.1} |");
+    }
 }
 
 /// Time and total bytes of encoding the nine squares of one photo with each

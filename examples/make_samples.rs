@@ -1,5 +1,8 @@
-//! Writes the sample photos of `examples/photos/`: generated pictures (no
-//! third-party images) named like real drops, one for every outcome.
+//! Writes the sample photos of `examples/photos/`: generated pictures named
+//! like real drops, one for every outcome. The people are the public-domain
+//! NASA astronaut portrait of tests/fixtures/faces (see its README), placed
+//! as real photos place heads: off-centre, at the very top, low in a tall
+//! frame, two side by side.
 //!
 //! `cargo run --example make_samples` (the files are committed; run it only
 //! to change them).
@@ -33,6 +36,29 @@ fn portrait(width: u32, height: u32, seed: u8) -> RgbImage {
     })
 }
 
+/// The astronaut portrait at `side` pixels.
+fn astronaut(side: u32) -> RgbImage {
+    let original =
+        image::load_from_memory(include_bytes!("../tests/fixtures/faces/astronaut-256.jpg"))
+            .unwrap()
+            .into_rgb8();
+    image::imageops::resize(
+        &original,
+        side,
+        side,
+        image::imageops::FilterType::CatmullRom,
+    )
+}
+
+/// A background of `seed`'s colours with an astronaut of `side` at each (x, y).
+fn people(width: u32, height: u32, seed: u8, at: &[(i64, i64, u32)]) -> RgbImage {
+    let mut canvas = portrait(width, height, seed);
+    for &(x, y, side) in at {
+        image::imageops::overlay(&mut canvas, &astronaut(side), x, y);
+    }
+    canvas
+}
+
 fn jpeg(img: &RgbImage) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     image::DynamicImage::ImageRgb8(img.clone())
@@ -64,25 +90,29 @@ fn main() {
     // Matched by user principal name.
     write(
         "adele.vance@contoso.com.jpg",
-        &jpeg(&portrait(720, 720, 10)),
+        &jpeg(&people(720, 720, 10, &[(0, 0, 720)])),
     );
-    // Landscape: centre crop.
+    // Landscape with the person right of centre: the square follows the face.
     write(
         "alex.wilber@contoso.com.jpg",
-        &jpeg(&portrait(960, 640, 60)),
+        &jpeg(&people(960, 640, 60, &[(330, 0, 640)])),
     );
-    // An employee id (match with --match-by employeeId).
-    write("100234.jpg", &jpeg(&portrait(640, 800, 120)));
+    // An employee id (match with --match-by employeeId); a selfie with the
+    // head at the very top of the frame.
+    write(
+        "100234.jpg",
+        &jpeg(&people(640, 800, 120, &[(0, -40, 640)])),
+    );
     // A phone photo stored sideways with EXIF orientation 6 (rotate 90°):
     // the stored pixels are landscape, the person is upright once rotated.
-    let upright = portrait(600, 900, 180);
+    let upright = people(600, 900, 180, &[(0, 300, 600)]);
     let stored = image::imageops::rotate270(&upright);
     write(
         "megan.bowen@contoso.com.jpg",
         &with_orientation(jpeg(&stored), 6),
     );
     // A PNG with transparency: flattened onto white, never black.
-    let face = portrait(500, 500, 220);
+    let face = people(500, 500, 220, &[(0, 0, 500)]);
     let transparent = RgbaImage::from_fn(500, 500, |x, y| {
         let p = face.get_pixel(x, y);
         let edge = (x as i32 - 250).pow(2) + (y as i32 - 250).pow(2) > 230 * 230;
@@ -93,7 +123,11 @@ fn main() {
     write("lee.gu@contoso.com.png", png.get_ref());
     // Named by the camera; mapping.csv says whose it is.
     std::fs::create_dir_all(dir.join("team")).unwrap();
-    write("team/IMG_0042.jpg", &jpeg(&portrait(800, 800, 90)));
+    // A team photo: two people, the square goes to the larger face.
+    write(
+        "team/IMG_0042.jpg",
+        &jpeg(&people(1300, 700, 90, &[(0, 0, 700), (700, 60, 600)])),
+    );
     write(
         "mapping.csv",
         b"file,user\nIMG_0042.jpg,diego.siciliani@contoso.com\n",
@@ -101,6 +135,9 @@ fn main() {
     // A damaged upload: the second half is missing.
     let full = jpeg(&portrait(640, 640, 30));
     write("pradeep.gupta@contoso.com.jpg", &full[..full.len() / 2]);
+    // nestor.wilke@contoso.com.heic, an iPhone-style HEIC (512-pixel grid,
+    // irot), is not written here: it needs an HEVC encoder independent of
+    // our decoder; tests/fixtures/heic/make.py (pillow-heif) writes it.
     // Not a photo at all.
     write(
         "README.txt",

@@ -79,9 +79,19 @@ enum Command {
         #[arg(long, value_enum, default_value = "polling")]
         trigger_source: TriggerSource,
     },
+    /// Write one self-contained HTML page showing how every photo will be
+    /// cropped (square, face box, 96 px result, warnings); uploads nothing.
+    Preview {
+        /// Folder of photos [default: the configured photos container].
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Page to write [default: DIR/../photosync-preview.html, or ./photosync-preview.html].
+        #[arg(long, value_name = "FILE.html")]
+        out: Option<PathBuf>,
+    },
     /// Render square JPEG thumbnails of image files into DIR/{file stem}/{N}x{N}.jpg.
     Thumbnail {
-        /// Image files (JPEG, PNG, GIF, WebP, BMP, TIFF).
+        /// Image files (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Output folder.
@@ -213,6 +223,19 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             for file in commands::package::run(&job)? {
                 println!("{}", job.out.join(file).display());
             }
+        }
+        Command::Preview { dir, out } => {
+            let out = out.unwrap_or_else(|| commands::preview::default_out(dir.as_deref()));
+            let job = commands::preview::PreviewJob { dir, out };
+            let summary = runtime()?.block_on(commands::preview::run(&settings, &job))?;
+            println!(
+                "{}: {} photos shown, {} with warnings, {} could not be rendered, {} other files",
+                job.out.display(),
+                summary.rendered,
+                summary.warned,
+                summary.failed,
+                summary.skipped
+            );
         }
         Command::Thumbnail { files, out, .. } => {
             let job = commands::thumbnail::ThumbnailJob {

@@ -88,6 +88,17 @@ problem_codes! {
     ImageTooSmall = "image-too-small", transient: false,
         advice: "Upload a larger photo (its shorter side at least PHOTOSYNC_MIN_SIZE pixels).";
 
+    // --- Warnings: the photo is synced, but someone should look at it ---
+    /// Face crop asked for, no frontal face found: the top-biased square was used.
+    NoFaceFound = "no-face-found", transient: false,
+        advice: "Check the thumbnail; if the crop is wrong, set a focus point (the `focus` column of mapping.csv, or blob metadata photosync_focus = x,y).";
+    /// Several faces of similar size: the square is centred on the largest.
+    SeveralFaces = "several-faces", transient: false,
+        advice: "Use a photo of the one person, or set a focus point on their face.";
+    /// The face is small in the photo: the thumbnail is zoomed in on it.
+    FaceTooSmall = "face-too-small", transient: false,
+        advice: "Use a photo taken closer up; the thumbnail is sharper when the face fills more of the frame.";
+
     // --- Microsoft Graph and Entra ID ---
     /// The app lacks a Graph permission.
     PermissionDenied = "permission-denied", transient: false,
@@ -164,6 +175,14 @@ problem_codes! {
 }
 
 impl ProblemCode {
+    /// A warning: the photo is synced; the report shows it for a person to check.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            Self::NoFaceFound | Self::SeveralFaces | Self::FaceTooSmall
+        )
+    }
+
     /// A problem with the app's configuration, the same for every photo:
     /// reports list it once, with how many photos it holds up.
     pub fn is_configuration(self) -> bool {

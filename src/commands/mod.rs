@@ -5,6 +5,7 @@
 
 pub mod init;
 pub mod package;
+pub mod preview;
 pub mod reconcile;
 pub mod retry;
 pub mod serve;

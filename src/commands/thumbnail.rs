@@ -81,8 +81,13 @@ fn render_file(file: &Path, out: &Path, options: &RenderOptions) -> anyhow::Resu
         .iter()
         .map(|t| t.size.to_string())
         .collect();
+    let warnings: String = rendition
+        .warnings
+        .iter()
+        .map(|w| format!(" [{}]", w.code()))
+        .collect();
     Ok(format!(
-        "{} {}x{} -> {} ({})",
+        "{} {}x{} -> {} ({}){warnings}",
         rendition.format.name(),
         rendition.width,
         rendition.height,

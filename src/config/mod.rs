@@ -340,10 +340,11 @@ fn render(env: &Env) -> Result<RenderOptions, SettingsError> {
         None => defaults.crop,
         Some("center" | "centre") => CropMode::Center,
         Some("top") => CropMode::Top,
+        Some("face") => CropMode::Face,
         Some(other) => {
             return Err(SettingsError::new(
                 "PHOTOSYNC_CROP",
-                format!("`{other}` must be `center` or `top`"),
+                format!("`{other}` must be `face`, `top` or `center`"),
             ));
         }
     };

@@ -152,7 +152,7 @@ fn every_bad_value_names_its_setting() {
         ("PHOTOSYNC_SIZES", "8"),
         ("PHOTOSYNC_JPEG_QUALITY", "0"),
         ("PHOTOSYNC_JPEG_QUALITY", "high"),
-        ("PHOTOSYNC_CROP", "face"),
+        ("PHOTOSYNC_CROP", "sideways"),
         ("PHOTOSYNC_BACKGROUND", "white"),
         ("PHOTOSYNC_MIN_SIZE", "-1"),
         ("PHOTOSYNC_MAX_BYTES", "10MB"),

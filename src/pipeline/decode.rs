@@ -12,8 +12,8 @@ use image::{DynamicImage, ImageError, ImageReader, Limits};
 
 use super::error::PipelineError;
 use super::geometry::{self, Square};
-use super::probe::Header;
-use super::{RenderOptions, turbo};
+use super::probe::{Format, Header};
+use super::{RenderOptions, heic, turbo};
 
 /// Decoded pixels plus where, inside them, the square lies.
 #[derive(Debug)]
@@ -44,6 +44,48 @@ pub fn decode(
         Some(jpeg) => decode_jpeg(bytes, jpeg.adobe, header, square, largest_output, options),
         None => decode_generic(bytes, header, square, options),
     }
+}
+
+/// Decodes the whole frame (for the face crop, whose square is only known
+/// after detection) at the scale a full-size square would be decoded at,
+/// and returns it with that scale (decoded pixels per stored pixel). The
+/// square fields are left for the caller to set.
+pub fn decode_whole(
+    bytes: &[u8],
+    header: &Header,
+    largest_output: u32,
+    options: &RenderOptions,
+) -> Result<(Pixels, f64), PipelineError> {
+    let (width, height) = (header.width, header.height);
+    let side = width.min(height);
+    let Some(jpeg) = &header.jpeg else {
+        let square = Square { x: 0, y: 0, side };
+        return Ok((decode_generic(bytes, header, square, options)?, 1.0));
+    };
+    let eighths = geometry::jpeg_scale_eighths(side, largest_output);
+    let region = (
+        0,
+        0,
+        geometry::scaled(width, eighths) as u32,
+        geometry::scaled(height, eighths) as u32,
+    );
+    let decoded = turbo::decode_region(
+        bytes,
+        (width, height),
+        eighths,
+        region,
+        jpeg.adobe,
+        options.max_pixels,
+    )?;
+    let pixels = Pixels {
+        rgb: decoded.rgb,
+        width: decoded.width,
+        height: decoded.height,
+        left: 0.0,
+        top: 0.0,
+        side: f64::from(decoded.width.min(decoded.height)),
+    };
+    Ok((pixels, f64::from(eighths) / 8.0))
 }
 
 fn decode_jpeg(
@@ -91,12 +133,18 @@ fn decode_generic(
     square: Square,
     options: &RenderOptions,
 ) -> Result<Pixels, PipelineError> {
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), header.format.image_format());
-    reader.limits(limits(header.width, header.height, options));
-    // Last line of defence: a panic inside a third-party decoder becomes an error.
-    let image = catch_unwind(AssertUnwindSafe(|| reader.decode()))
-        .map_err(|_| PipelineError::corrupt("the decoder failed on this image"))?
-        .map_err(image_error)?;
+    let image = match header.format.image_format() {
+        None if header.format == Format::Heic => heic::decode(bytes, options.max_pixels)?,
+        None => return Err(PipelineError::unsupported("no decoder for this format")),
+        Some(format) => {
+            let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+            reader.limits(limits(header.width, header.height, options));
+            // Last line of defence: a panic inside a third-party decoder becomes an error.
+            catch_unwind(AssertUnwindSafe(|| reader.decode()))
+                .map_err(|_| PipelineError::corrupt("the decoder failed on this image"))?
+                .map_err(image_error)?
+        }
+    };
     let (width, height) = (image.width(), image.height());
     if (width, height) != (header.width, header.height) {
         return Err(PipelineError::corrupt(

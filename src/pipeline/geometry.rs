@@ -7,7 +7,8 @@
 
 use image::metadata::Orientation;
 
-use super::CropMode;
+#[cfg(test)]
+use super::{CropMode, framing};
 
 /// Where the top-biased square starts, as a fraction of the excess height
 /// (15%: heads sit in the upper part of portrait photos).
@@ -49,21 +50,17 @@ pub fn displayed_size(width: u32, height: u32, orientation: Orientation) -> (u32
     }
 }
 
-/// The square to keep, in stored (pre-orientation) coordinates.
+/// The square to keep by geometry alone, in stored (pre-orientation) coordinates.
+#[cfg(test)]
 pub fn square_crop(width: u32, height: u32, orientation: Orientation, mode: CropMode) -> Square {
     let (dw, dh) = displayed_size(width, height, orientation);
-    let side = dw.min(dh);
-    let (ox, oy) = if dw > dh {
-        ((dw - side) / 2, 0)
-    } else {
-        let excess = dh - side;
-        let top = match mode {
-            CropMode::Center => excess / 2,
-            CropMode::Top => (f64::from(excess) * TOP_BIAS).round() as u32,
-        };
-        (0, top)
-    };
-    // Inverse of each EXIF transform, applied to the square's top-left corner.
+    to_stored(framing::geometric(dw, dh, mode), width, height, orientation)
+}
+
+/// Maps a square on the displayed photo back to stored coordinates (the
+/// inverse of each EXIF transform, applied to its top-left corner).
+pub fn to_stored(shown: Square, width: u32, height: u32, orientation: Orientation) -> Square {
+    let (ox, oy, side) = (shown.x, shown.y, shown.side);
     let (x, y) = match orientation {
         Orientation::NoTransforms => (ox, oy),
         Orientation::FlipHorizontal => (width - ox - side, oy),
@@ -124,7 +121,9 @@ mod tests {
                     let (ox, oy) = match (dw > dh, mode) {
                         (true, _) => ((dw - side) / 2, 0),
                         (false, CropMode::Center) => (0, excess / 2),
-                        (false, CropMode::Top) => (0, (excess as f64 * TOP_BIAS).round() as u32),
+                        (false, CropMode::Top | CropMode::Face) => {
+                            (0, (excess as f64 * TOP_BIAS).round() as u32)
+                        }
                     };
                     let expected = shown.crop_imm(ox, oy, side, side).into_rgb8();
                     let sq = square_crop(w, h, orientation, mode);
@@ -136,6 +135,29 @@ mod tests {
                         expected,
                         "{w}x{h} {orientation:?} {mode:?}"
                     );
+                }
+            }
+        }
+    }
+
+    /// Any square on the displayed photo (a face crop can be anywhere, and
+    /// smaller than the short side) maps back to the same stored pixels.
+    #[test]
+    fn any_displayed_square_maps_back() {
+        let (w, h) = (7u32, 5u32);
+        let stored = RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        for orientation in ALL {
+            let mut shown = DynamicImage::ImageRgb8(stored.clone());
+            shown.apply_orientation(orientation);
+            let (dw, dh) = shown.dimensions();
+            for side in 1..=dw.min(dh) {
+                for (x, y) in [(0, 0), (dw - side, dh - side), (1.min(dw - side), 0)] {
+                    let expected = shown.crop_imm(x, y, side, side).into_rgb8();
+                    let sq = to_stored(Square { x, y, side }, w, h, orientation);
+                    let mut got = DynamicImage::ImageRgb8(stored.clone())
+                        .crop_imm(sq.x, sq.y, sq.side, sq.side);
+                    got.apply_orientation(orientation);
+                    assert_eq!(got.into_rgb8(), expected, "{orientation:?} {x},{y},{side}");
                 }
             }
         }

@@ -3,9 +3,11 @@
 //!
 //! [`render`] checks the byte count, recognises the format by its magic
 //! number, reads the header and checks width, height and area before any
-//! pixel is decoded, then decodes once (JPEG: only the kept square, at
-//! reduced DCT scale), resizes to the master and cascades the smaller sizes,
-//! and encodes each as a metadata-free baseline JPEG.
+//! pixel is decoded, then decodes once (JPEG: at reduced DCT scale, and only
+//! the kept square when it is known in advance), places the square (by
+//! default on the largest frontal face, found on a small copy of that same
+//! decode), resizes to the master and cascades the smaller sizes, and
+//! encodes each as a metadata-free baseline JPEG.
 //!
 //! Colour: an embedded RGB ICC profile (Display P3 from iPhones, Adobe RGB
 //! from cameras) is converted to sRGB on the master square; photos without
@@ -16,14 +18,22 @@
 mod colour;
 mod decode;
 mod error;
+mod face;
+mod framing;
 mod geometry;
+mod heic;
 mod jpeg_header;
+mod overview;
+mod place;
 mod probe;
 mod resize;
 mod turbo;
 
 pub use error::PipelineError;
-pub use geometry::{SHRINK_MARGIN, TOP_BIAS};
+pub use face::FaceBox;
+pub use framing::{EYE_LINE, FACE_SHARE, Focus, TOO_SMALL, Warning};
+pub use geometry::{SHRINK_MARGIN, Square, TOP_BIAS};
+pub use overview::{Overview, overview};
 pub use probe::Format;
 
 /// How the square is cut out of a non-square photo.
@@ -34,8 +44,11 @@ pub enum CropMode {
     /// Centre crop for landscape; for portrait keep the square near the top,
     /// where heads are: it starts [`TOP_BIAS`] (15%) of the excess height
     /// down from the top.
-    #[default]
     Top,
+    /// Centred on the largest frontal face, zoomed so it is about 42% of the
+    /// square's width; falls back to [`CropMode::Top`] when no face is found.
+    #[default]
+    Face,
 }
 
 /// Everything that shapes a rendition; built from `Settings` by `config`.
@@ -49,6 +62,8 @@ pub struct RenderOptions {
     pub jpeg_quality: u8,
     /// Where the square is cut from non-square photos.
     pub crop: CropMode,
+    /// A point chosen by an administrator for this photo; overrides `crop`.
+    pub focus: Option<Focus>,
     /// Largest input accepted, in bytes, checked before anything is parsed.
     pub max_bytes: u64,
     /// Largest pixel area accepted, read from the header before decoding.
@@ -70,7 +85,8 @@ impl Default for RenderOptions {
             sizes: DEFAULT_SIZES.to_vec(),
             min_size: 96,
             jpeg_quality: 85,
-            crop: CropMode::Top,
+            crop: CropMode::Face,
+            focus: None,
             max_bytes: 50 * 1024 * 1024,
             max_pixels: 100_000_000,
             background: [255, 255, 255],
@@ -92,7 +108,7 @@ pub struct Thumbnail {
 }
 
 /// Everything rendered from one photo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rendition {
     /// Every size, ascending; the last is the master.
     pub thumbnails: Vec<Thumbnail>,
@@ -102,6 +118,12 @@ pub struct Rendition {
     pub width: u32,
     /// Height of the photo as displayed.
     pub height: u32,
+    /// The square that was cut, on the photo as displayed (for previews).
+    pub square: Square,
+    /// The face the square was framed on, on the photo as displayed.
+    pub face: Option<FaceBox>,
+    /// What an administrator should look at (the photo is still synced).
+    pub warnings: Vec<Warning>,
 }
 
 impl Rendition {
@@ -115,34 +137,22 @@ impl Rendition {
 
 /// Renders every configured size of one photo.
 pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
-    check_byte_size(bytes.len() as u64, options)?;
-    let format = probe::sniff(bytes)?;
-    let header = probe::read_header(bytes, format, options)?;
-    let area = u64::from(header.width) * u64::from(header.height);
-    if area > options.max_pixels {
-        return Err(PipelineError::too_large(format!(
-            "the image is {}x{} ({area} pixels); the limit is {} pixels",
-            header.width, header.height, options.max_pixels
-        )));
-    }
+    let header = checked_header(bytes, options)?;
+    let format = header.format;
     let (width, height) = geometry::displayed_size(header.width, header.height, header.orientation);
-    let square = geometry::square_crop(
-        header.width,
-        header.height,
-        header.orientation,
-        options.crop,
-    );
-    if square.side < options.min_size.max(1) {
+    let largest = width.min(height);
+    if largest < options.min_size.max(1) {
         return Err(PipelineError::ImageTooSmall {
             width,
             height,
             min_size: options.min_size,
         });
     }
-    let sizes = output_sizes(&options.sizes, square.side);
+    let sizes = output_sizes(&options.sizes, largest);
     let master_side = *sizes.last().expect("output_sizes is never empty");
 
-    let pixels = decode::decode(bytes, &header, square, master_side, options)?;
+    let placed = place::decode_placed(bytes, &header, master_side, options)?;
+    let pixels = placed.pixels;
     let mut resizer = fast_image_resize::Resizer::new();
     let mut master = resize::crop_resize(&mut resizer, &pixels, master_side)?;
     drop(pixels);
@@ -165,7 +175,26 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
         format,
         width,
         height,
+        square: placed.square,
+        face: placed.face,
+        warnings: placed.warnings,
     })
+}
+
+/// Checks the byte count, recognises the format and reads the header,
+/// refusing an area over `max_pixels`, all before any pixel is decoded.
+fn checked_header(bytes: &[u8], options: &RenderOptions) -> Result<probe::Header, PipelineError> {
+    check_byte_size(bytes.len() as u64, options)?;
+    let format = probe::sniff(bytes)?;
+    let header = probe::read_header(bytes, format, options)?;
+    let area = u64::from(header.width) * u64::from(header.height);
+    if area > options.max_pixels {
+        return Err(PipelineError::too_large(format!(
+            "the image is {}x{} ({area} pixels); the limit is {} pixels",
+            header.width, header.height, options.max_pixels
+        )));
+    }
+    Ok(header)
 }
 
 /// Refuses inputs over `max_bytes` (`image-too-large`); lets callers check a
@@ -226,6 +255,24 @@ fn encode(
             }
         }
     }
+}
+
+/// Face detection alone, as [`render`] runs it on the buffer it decoded
+/// anyway (RGB8, `width` x `height`, upright): the small grey copy plus the
+/// detector. Faces in that buffer's pixels, largest first. For benchmarks.
+pub fn detect_faces(rgb: &[u8], width: u32, height: u32) -> Vec<FaceBox> {
+    let Some((copy, factor)) = face::detection_image(
+        rgb,
+        width,
+        height,
+        image::metadata::Orientation::NoTransforms,
+    ) else {
+        return Vec::new();
+    };
+    face::detect(&copy)
+        .into_iter()
+        .map(|f| face::scale(f, factor))
+        .collect()
 }
 
 /// Decodes a JPEG at 1/8 scale and discards it: the cost floor every JPEG

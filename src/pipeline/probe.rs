@@ -8,6 +8,7 @@ use image::{ImageDecoder, ImageFormat, ImageReader};
 
 use super::RenderOptions;
 use super::error::PipelineError;
+use super::heic::{self, Kind};
 use super::jpeg_header::{self, JpegHeader};
 
 /// The formats the pipeline decodes.
@@ -25,6 +26,8 @@ pub enum Format {
     Bmp,
     /// TIFF.
     Tiff,
+    /// HEIC/HEIF still (HEVC-coded), decoded by `heifer`.
+    Heic,
 }
 
 impl Format {
@@ -37,19 +40,22 @@ impl Format {
             Self::WebP => "webp",
             Self::Bmp => "bmp",
             Self::Tiff => "tiff",
+            Self::Heic => "heic",
         }
     }
 
-    /// The `image` crate's name for the format (all but JPEG decode there).
-    pub fn image_format(self) -> ImageFormat {
-        match self {
+    /// The `image` crate's name for the format (JPEG has one but is decoded
+    /// by libjpeg-turbo; HEIC has none).
+    pub fn image_format(self) -> Option<ImageFormat> {
+        Some(match self {
             Self::Jpeg => ImageFormat::Jpeg,
             Self::Png => ImageFormat::Png,
             Self::Gif => ImageFormat::Gif,
             Self::WebP => ImageFormat::WebP,
             Self::Bmp => ImageFormat::Bmp,
             Self::Tiff => ImageFormat::Tiff,
-        }
+            Self::Heic => return None,
+        })
     }
 }
 
@@ -70,7 +76,7 @@ pub struct Header {
     pub jpeg: Option<JpegHeader>,
 }
 
-const SUPPORTED: &str = "JPEG, PNG, GIF, WebP, BMP or TIFF";
+const SUPPORTED: &str = "JPEG, PNG, GIF, WebP, BMP, TIFF or HEIC";
 
 /// Identifies the format by its magic number.
 pub fn sniff(bytes: &[u8]) -> Result<Format, PipelineError> {
@@ -97,16 +103,14 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, PipelineError> {
         return Ok(Format::Tiff);
     }
     if bytes.get(4..8) == Some(b"ftyp") {
-        let brand = bytes.get(8..12).unwrap_or_default();
-        if brand.starts_with(b"avi") {
-            return Err(PipelineError::unsupported(
-                "AVIF photos are not supported; export the photo as JPEG",
-            ));
-        }
-        if brand.starts_with(b"he") || brand == b"mif1" || brand == b"msf1" {
-            return Err(PipelineError::unsupported(
-                "HEIC/HEIF photos are not supported; export the photo as JPEG",
-            ));
+        match heic::kind(bytes) {
+            Kind::Heif => return Ok(Format::Heic),
+            Kind::Avif => {
+                return Err(PipelineError::unsupported(
+                    "AVIF photos are not supported; export the photo as JPEG or HEIC",
+                ));
+            }
+            Kind::Other => {}
         }
     }
     if starts(b"%PDF") {
@@ -147,12 +151,27 @@ pub fn read_header(
             jpeg: Some(jpeg),
         });
     }
+    if format == Format::Heic {
+        let (width, height, icc) = heic::read_header(bytes)?;
+        // heifer applies irot/imir while decoding; EXIF orientation is ignored.
+        return Ok(Header {
+            format,
+            width,
+            height,
+            orientation: Orientation::NoTransforms,
+            icc,
+            jpeg: None,
+        });
+    }
     if format == Format::WebP {
         check_webp_chunks(bytes)?;
     }
     // Creating an `image` decoder parses only the header (for GIF: the
     // logical screen), so this is cheap even for a 30000x30000 PNG.
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let image_format = format
+        .image_format()
+        .ok_or_else(|| PipelineError::unsupported("no decoder for this format"))?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     reader.limits(super::decode::limits(u32::MAX, u32::MAX, options));
     let mut decoder = reader.into_decoder().map_err(super::decode::image_error)?;
     let (width, height) = decoder.dimensions();

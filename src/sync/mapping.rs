@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use super::PhotoName;
 use super::photo_name::matching_key;
+pub use crate::pipeline::Focus;
 use crate::problem::{Problem, ProblemCode};
 use crate::store::{ETag, Store, StoreError};
 
@@ -41,35 +42,6 @@ const QUOTED_LINES: usize = 20;
 /// Whether a blob is a mapping file.
 pub fn is_mapping(name: &PhotoName) -> bool {
     name.file_name().eq_ignore_ascii_case(FILE_NAME)
-}
-
-/// Where a photo's square should be centred, as fractions of the displayed
-/// photo's width and height.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Focus {
-    /// 0 = left edge, 1 = right edge.
-    pub x: f32,
-    /// 0 = top edge, 1 = bottom edge.
-    pub y: f32,
-}
-
-impl Eq for Focus {}
-
-impl Focus {
-    /// `"0.4,0.3"` (also with spaces, or `;` between).
-    pub fn parse(text: &str) -> Option<Self> {
-        let (x, y) = text.split_once([',', ';'])?;
-        let fraction = |s: &str| {
-            s.trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|v| (0.0..=1.0).contains(v))
-        };
-        Some(Self {
-            x: fraction(x)?,
-            y: fraction(y)?,
-        })
-    }
 }
 
 /// What a mapping row assigns to a photo.

@@ -102,6 +102,13 @@ mod tests {
             format: Format::Jpeg,
             width: 1000,
             height: 1000,
+            square: crate::pipeline::Square {
+                x: 0,
+                y: 0,
+                side: 1000,
+            },
+            face: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -316,3 +316,51 @@ async fn a_file_that_is_no_photo_is_ignored_once() {
     assert_eq!(w.record("notes.txt").await.status, Status::Ignored);
     assert_eq!(w.reconcile().await.worked, 0);
 }
+
+#[tokio::test]
+async fn a_focus_from_the_mapping_or_the_blob_re_renders_the_photo() {
+    let w = world(&[]).await;
+    w.upload("hr/IMG_1.jpg", &jpeg(1200, 600)).await;
+    w.upload(
+        "hr/mapping.csv",
+        b"file,user,focus\nIMG_1.jpg,alice@contoso.com,\"0.2,0.5\"\n",
+    )
+    .await;
+    w.reconcile().await;
+    let first = w.record("hr/IMG_1.jpg").await;
+    assert_eq!(first.focus, photosync::pipeline::Focus::new(0.2, 0.5));
+    let left = w.fake.photo("id-alice@contoso.com").unwrap();
+
+    // Moving the focus is a change of the photo's assignment: rendered and synced again.
+    w.upload(
+        "hr/mapping.csv",
+        b"file,user,focus\nIMG_1.jpg,alice@contoso.com,\"0.8,0.5\"\n",
+    )
+    .await;
+    let summary = w.reconcile().await;
+    assert_eq!(w.uploads(), 2, "{}", summary.line());
+    let right = w.fake.photo("id-alice@contoso.com").unwrap();
+    assert_ne!(left, right, "another square was cut");
+    assert_eq!(w.reconcile().await.worked, 0, "and then it is stable");
+
+    // Blob metadata (what the web page sets) gives a photo its focus too.
+    let metadata = BlobProperties {
+        metadata: BTreeMap::from([("photosync_focus".to_owned(), "0.5,0.4".to_owned())]),
+        ..BlobProperties::default()
+    };
+    w.stores
+        .photos
+        .put(
+            "bob@contoso.com.jpg",
+            Bytes::from(jpeg(900, 600)),
+            &metadata,
+            WriteMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    w.deliver("bob@contoso.com.jpg").await;
+    assert_eq!(
+        w.record("bob@contoso.com.jpg").await.focus,
+        photosync::pipeline::Focus::new(0.5, 0.4)
+    );
+}

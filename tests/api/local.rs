@@ -80,7 +80,7 @@ fn the_first_command_shows_every_outcome_without_azure() {
     assert_eq!(code, Some(1), "one sample is corrupt: {stdout}\n{stderr}");
     assert!(stderr.contains("running dry"), "says so once: {stderr}");
     assert_eq!(stderr.matches("running dry").count(), 1);
-    assert!(stdout.contains("9 files in"), "{stdout}");
+    assert!(stdout.contains("10 files in"), "{stdout}");
     assert!(
         stdout.contains("dry-run") && stdout.contains("ignored"),
         "{stdout}"
@@ -107,6 +107,7 @@ fn the_first_command_shows_every_outcome_without_azure() {
         ("lee.gu@contoso.com.png", "dry-run"),
         ("mapping.csv", "ignored"),
         ("megan.bowen@contoso.com.jpg", "dry-run"),
+        ("nestor.wilke@contoso.com.heic", "dry-run"),
         ("pradeep.gupta@contoso.com.jpg", "failed"),
         ("team/IMG_0042.jpg", "dry-run"),
     ]
@@ -246,6 +247,7 @@ fn add_sample_users(fake: &FakeGraph) {
         "alex.wilber@contoso.com",
         "megan.bowen@contoso.com",
         "lee.gu@contoso.com",
+        "nestor.wilke@contoso.com",
         "diego.siciliani@contoso.com",
     ] {
         fake.add_user(FakeUser::new(&format!("id-{upn}"), upn));
@@ -271,7 +273,7 @@ async fn with_an_env_file_it_syncs_for_real() {
         .collect();
     assert_eq!(
         synced.len(),
-        6 - 1,
+        7 - 1,
         "all but the employee-id name (no such UPN): {rows:?}"
     );
     assert!(rows.contains(&("100234.jpg".to_owned(), "failed".to_owned())));
@@ -279,7 +281,15 @@ async fn with_an_env_file_it_syncs_for_real() {
         fake.photo("id-diego.siciliani@contoso.com").is_some(),
         "mapping.csv applied"
     );
-    assert_eq!(fake.requests_to("PUT", "/photo/$value").len(), 5);
+    assert_eq!(fake.requests_to("PUT", "/photo/$value").len(), 6);
+    // The iPhone-style HEIC (grid, irot) synced like a JPEG.
+    assert!(
+        rows.contains(&(
+            "nestor.wilke@contoso.com.heic".to_owned(),
+            "synced".to_owned()
+        )),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -329,9 +339,9 @@ async fn an_interrupted_run_is_completed_by_the_next_one() {
     let (code, stdout, stderr) = sync_off_runtime(args).await;
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     let rows = statuses(&report(&out));
-    assert_eq!(rows.len(), 49, "every file exactly once");
+    assert_eq!(rows.len(), 50, "every file exactly once");
     assert!(rows.iter().all(|(_, s)| s != "retrying"), "{rows:?}");
-    assert_eq!(rows.iter().filter(|(_, s)| s == "synced").count(), 45);
+    assert_eq!(rows.iter().filter(|(_, s)| s == "synced").count(), 46);
     for i in 0..40 {
         assert!(
             fake.photo(&format!("id-user{i}@contoso.com")).is_some(),

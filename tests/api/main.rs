@@ -13,6 +13,7 @@ mod host;
 mod identity;
 mod local;
 mod package;
+mod preview;
 mod reconcile;
 mod sharepoint;
 mod storage_proxy;

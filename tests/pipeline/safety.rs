@@ -25,13 +25,18 @@ fn empty_random_and_non_image_files_are_refused() {
 }
 
 #[test]
-fn heic_gets_a_specific_message() {
+fn heic_without_an_image_and_avif_get_specific_messages() {
+    // A HEIC brand but no meta box: decoded as HEIC, found damaged.
     let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\x08mdat";
     let error = render_err(heic);
+    assert_eq!(error.code().as_str(), "corrupt-image", "{error}");
+    assert!(error.to_string().contains("HEIF container"), "{error}");
+    let avif = b"\0\0\0\x18ftypavif\0\0\0\0mif1avif\0\0\0\x08mdat";
+    let error = render_err(avif);
     assert_eq!(error.code().as_str(), "unsupported-format");
     assert_eq!(
         error.to_string(),
-        "HEIC/HEIF photos are not supported; export the photo as JPEG"
+        "AVIF photos are not supported; export the photo as JPEG or HEIC"
     );
 }
 

@@ -43,7 +43,7 @@ enum Obs {
 fn decide(record: Option<&Record>, obs: Obs, ctx: Context) -> Action {
     let same = etag("\"0x1\"");
     let other = etag("0x2");
-    let focus = Focus { x: 0.5, y: 0.3 };
+    let focus = Focus::new(0.5, 0.3).unwrap();
     let seen = match obs {
         Obs::SameVersion => Seen {
             etag: Some(&same),

@@ -39,6 +39,8 @@ pub(super) enum Published {
         graph_etag: Option<String>,
         /// SharePoint's outcome, when that target is on.
         sharepoint: Option<TargetState>,
+        /// What the rendition says a person should check (face warnings).
+        warnings: Vec<ProblemCode>,
     },
     /// A newer photo of the same user is current; this one is not uploaded.
     Superseded {
@@ -69,7 +71,10 @@ impl Flow {
         record: &Record,
     ) -> Result<Published, Failure> {
         let name = &job.name;
-        let rendition = match self.render(name, content.bytes.clone()).await? {
+        let rendition = match self
+            .render(name, content.bytes.clone(), record.focus)
+            .await?
+        {
             Rendered::Image(rendition) => rendition,
             Rendered::NotAPhoto(reason) => return Ok(Published::NotAPhoto { reason }),
         };
@@ -98,6 +103,7 @@ impl Flow {
             .as_ref()
             .filter(|u| !u.account_enabled)
             .map(|_| "the account is disabled".to_owned());
+        let warnings: Vec<ProblemCode> = rendition.warnings.iter().map(|w| w.code()).collect();
         let (Some(graph), Some(account)) = (&self.targets.graph, &user) else {
             return Ok(Published::Done {
                 status: Status::DryRun,
@@ -105,6 +111,7 @@ impl Flow {
                 detail,
                 graph_etag: None,
                 sharepoint: None,
+                warnings,
             });
         };
         let master = self.plan.graph_master(&rendition).jpeg.clone();
@@ -119,6 +126,7 @@ impl Flow {
                 detail,
                 graph_etag: None,
                 sharepoint: None,
+                warnings,
             }),
             Written::Done => {
                 let sharepoint = self
@@ -145,6 +153,7 @@ impl Flow {
                     detail,
                     graph_etag,
                     sharepoint,
+                    warnings,
                 })
             }
         }
@@ -168,9 +177,16 @@ impl Flow {
         }
     }
 
-    /// Renders on the blocking pool (it is CPU work), one per core at a time.
-    pub(super) async fn render(&self, name: &PhotoName, bytes: Bytes) -> Result<Rendered, Failure> {
-        let options = self.plan.options().clone();
+    /// Renders on the blocking pool (it is CPU work), one per core at a
+    /// time; `focus` (an admin's choice) overrides face detection.
+    pub(super) async fn render(
+        &self,
+        name: &PhotoName,
+        bytes: Bytes,
+        focus: Option<crate::sync::mapping::Focus>,
+    ) -> Result<Rendered, Failure> {
+        let mut options = self.plan.options().clone();
+        options.focus = focus;
         let _slot =
             self.render_slots.acquire().await.map_err(|_| {
                 Failure::new(ProblemCode::InternalError, "the render queue is closed")

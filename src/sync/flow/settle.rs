@@ -34,6 +34,7 @@ pub(super) fn base_record(
         status: Status::Syncing,
         problem: None,
         detail: None,
+        warnings: Vec::new(),
         // Attempts count tries at these bytes; new bytes start over.
         attempts: if same_bytes {
             previous.map_or(0, |r| r.attempts)
@@ -67,6 +68,7 @@ pub(super) fn settled(
     now: DateTime<Utc>,
 ) -> Record {
     record.problem = None;
+    record.warnings.clear();
     match result {
         Ok(Published::Done {
             status,
@@ -74,8 +76,10 @@ pub(super) fn settled(
             detail,
             graph_etag,
             sharepoint,
+            warnings,
         }) => {
             record.status = status;
+            record.warnings = warnings;
             record.user = user;
             record.detail = detail;
             if status.is_current() {
@@ -265,6 +269,7 @@ mod tests {
                 detail: None,
                 graph_etag: Some("\"g1\"".into()),
                 sharepoint: None,
+                warnings: vec![ProblemCode::NoFaceFound],
             }),
             now,
         );
@@ -273,6 +278,11 @@ mod tests {
             (Status::Synced, Some(now), None)
         );
         assert_eq!(done.graph_etag.as_deref(), Some("\"g1\""));
+        assert_eq!(
+            done.warnings,
+            [ProblemCode::NoFaceFound],
+            "a warning, not a problem"
+        );
 
         let superseded = settled(
             base.clone(),

@@ -73,7 +73,7 @@ impl Flow {
             );
             return PhotoOutcome::unrecorded(name, failure);
         };
-        let rendition = match self.render(name, content.bytes).await {
+        let rendition = match self.render(name, content.bytes, record.focus).await {
             Ok(super::publish::Rendered::Image(rendition)) => rendition,
             Ok(super::publish::Rendered::NotAPhoto(reason)) => {
                 let failure = Failure::new(ProblemCode::UnsupportedFormat, reason);

@@ -125,6 +125,10 @@ pub struct Record {
     pub problem: Option<Problem>,
     /// Anything else worth telling (e.g. "superseded by hr/alice.png").
     pub detail: Option<String>,
+    /// What a person should check although the photo is synced
+    /// (`no-face-found`, `face-too-small`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::problem::ProblemCode>,
     /// Processing attempts for these bytes.
     pub attempts: u32,
     /// First time photosync saw this photo name.
@@ -226,6 +230,7 @@ pub(crate) fn sample(photo: &str, status: Status) -> Record {
         status,
         problem: None,
         detail: None,
+        warnings: Vec::new(),
         attempts: 1,
         first_seen: now,
         updated: now,

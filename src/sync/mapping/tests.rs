@@ -53,7 +53,7 @@ fn semicolon_files_from_european_excel_are_read() {
         Some("alice@contoso.com")
     );
     let a = file.assignment(&name("hr/IMG_1.jpg")).unwrap();
-    assert_eq!(a.focus, Some(Focus { x: 0.4, y: 0.3 }));
+    assert_eq!(a.focus, Focus::new(0.4, 0.3));
     // `0.5;0.2` in a `;` file is two cells: the focus is `0.5`, which is not a point.
     assert_eq!(file.bad_lines.len(), 1, "{:?}", file.bad_lines);
     assert!(file.bad_lines[0].starts_with("line 3: focus"));

@@ -94,6 +94,11 @@ fn row(record: &Record) -> Row {
         (None, Some(p)) => (p.code.as_str(), format!("SharePoint: {}", p.message)),
         (None, None) => ("", record.detail.clone().unwrap_or_default()),
     };
+    // Warnings do not make a photo fail; they are said in its detail.
+    let detail = record.warnings.iter().fold(detail, |text, w| {
+        let sep = if text.is_empty() { "" } else { "; " };
+        format!("{text}{sep}warning {w}: {}", w.advice())
+    });
     Row {
         photo: record.photo.clone(),
         user: record.who().to_owned(),
