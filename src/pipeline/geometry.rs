@@ -49,20 +49,28 @@ pub fn displayed_size(width: u32, height: u32, orientation: Orientation) -> (u32
     }
 }
 
+/// The square to keep of a photo displayed `dw` x `dh`, in displayed coordinates.
+pub fn displayed_square(dw: u32, dh: u32, mode: CropMode) -> Square {
+    let side = dw.min(dh);
+    if dw > dh {
+        return Square {
+            x: (dw - side) / 2,
+            y: 0,
+            side,
+        };
+    }
+    let excess = dh - side;
+    let top = match mode {
+        CropMode::Center => excess / 2,
+        CropMode::Top => (f64::from(excess) * TOP_BIAS).round() as u32,
+    };
+    Square { x: 0, y: top, side }
+}
+
 /// The square to keep, in stored (pre-orientation) coordinates.
 pub fn square_crop(width: u32, height: u32, orientation: Orientation, mode: CropMode) -> Square {
     let (dw, dh) = displayed_size(width, height, orientation);
-    let side = dw.min(dh);
-    let (ox, oy) = if dw > dh {
-        ((dw - side) / 2, 0)
-    } else {
-        let excess = dh - side;
-        let top = match mode {
-            CropMode::Center => excess / 2,
-            CropMode::Top => (f64::from(excess) * TOP_BIAS).round() as u32,
-        };
-        (0, top)
-    };
+    let Square { x: ox, y: oy, side } = displayed_square(dw, dh, mode);
     // Inverse of each EXIF transform, applied to the square's top-left corner.
     let (x, y) = match orientation {
         Orientation::NoTransforms => (ox, oy),

@@ -23,7 +23,7 @@ mod resize;
 mod turbo;
 
 pub use error::PipelineError;
-pub use geometry::{SHRINK_MARGIN, TOP_BIAS};
+pub use geometry::{SHRINK_MARGIN, Square, TOP_BIAS};
 pub use probe::Format;
 
 /// How the square is cut out of a non-square photo.
@@ -111,8 +111,38 @@ impl Rendition {
     }
 }
 
-/// Renders every configured size of one photo.
-pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
+/// What [`render`] would do with a photo, found without decoding a pixel:
+/// it passed the same checks (size, format, header limits, minimum size) and
+/// this is the square it cuts. For previews, so a page and the pipeline agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inspection {
+    /// The recognised format.
+    pub format: Format,
+    /// Width of the photo as displayed (after EXIF orientation).
+    pub width: u32,
+    /// Height as displayed.
+    pub height: u32,
+    /// The square kept, in displayed coordinates.
+    pub square: Square,
+}
+
+/// Checks a photo and says where its square is, reading only the header.
+pub fn inspect(bytes: &[u8], options: &RenderOptions) -> Result<Inspection, PipelineError> {
+    let (header, width, height) = checked_header(bytes, options)?;
+    Ok(Inspection {
+        format: header.format,
+        width,
+        height,
+        square: geometry::displayed_square(width, height, options.crop),
+    })
+}
+
+/// The checks every photo passes before decoding; returns the header and
+/// the displayed size.
+fn checked_header(
+    bytes: &[u8],
+    options: &RenderOptions,
+) -> Result<(probe::Header, u32, u32), PipelineError> {
     check_byte_size(bytes.len() as u64, options)?;
     let format = probe::sniff(bytes)?;
     let header = probe::read_header(bytes, format, options)?;
@@ -124,19 +154,26 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
         )));
     }
     let (width, height) = geometry::displayed_size(header.width, header.height, header.orientation);
-    let square = geometry::square_crop(
-        header.width,
-        header.height,
-        header.orientation,
-        options.crop,
-    );
-    if square.side < options.min_size.max(1) {
+    if width.min(height) < options.min_size.max(1) {
         return Err(PipelineError::ImageTooSmall {
             width,
             height,
             min_size: options.min_size,
         });
     }
+    Ok((header, width, height))
+}
+
+/// Renders every configured size of one photo.
+pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
+    let (header, width, height) = checked_header(bytes, options)?;
+    let format = header.format;
+    let square = geometry::square_crop(
+        header.width,
+        header.height,
+        header.orientation,
+        options.crop,
+    );
     let sizes = output_sizes(&options.sizes, square.side);
     let master_side = *sizes.last().expect("output_sizes is never empty");
 
