@@ -86,10 +86,13 @@ fn metadata_object(value: &Value) -> Option<Map<String, Value>> {
 /// The blob's `Properties` fields photosync uses (others are ignored).
 #[derive(Debug, Default, Deserialize)]
 struct BlobProperties {
-    #[serde(rename = "Length")]
+    /// `ContentLength` from storage extension 5.x, `Length` before.
+    #[serde(rename = "Length", alias = "ContentLength")]
     length: Option<u64>,
+    /// A string before storage extension 5.x; 5.x sends `{}` (the `Azure.ETag`
+    /// struct has no Newtonsoft converter), which means "not given".
     #[serde(rename = "ETag")]
-    etag: Option<String>,
+    etag: Option<Value>,
     #[serde(rename = "LastModified")]
     last_modified: Option<DateTime<Utc>>,
     #[serde(rename = "ContentType")]
@@ -145,7 +148,9 @@ pub fn photo_event(
     Ok(PhotoEvent {
         name,
         bytes,
-        etag: properties.etag,
+        etag: properties
+            .etag
+            .and_then(|e| e.as_str().map(str::to_owned)),
         length: properties.length,
         content_type: properties.content_type,
         last_modified: properties.last_modified,

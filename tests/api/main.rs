@@ -12,3 +12,4 @@ mod reconcile;
 mod sharepoint;
 mod store;
 mod sync;
+mod web;
