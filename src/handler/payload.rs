@@ -148,9 +148,7 @@ pub fn photo_event(
     Ok(PhotoEvent {
         name,
         bytes,
-        etag: properties
-            .etag
-            .and_then(|e| e.as_str().map(str::to_owned)),
+        etag: properties.etag.and_then(|e| e.as_str().map(str::to_owned)),
         length: properties.length,
         content_type: properties.content_type,
         last_modified: properties.last_modified,

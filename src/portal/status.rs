@@ -65,7 +65,12 @@ fn from_ledger(submission: &Submission, record: Option<&Record>) -> (&'static st
 /// The row of one submission, given its ledger record (for delivered ones).
 pub fn row(submission: &Submission, record: Option<&Record>) -> StatusRow {
     let (state, settled, code, message) = match submission.state {
-        SubmissionState::Pending => ("pending-approval", false, None, None),
+        SubmissionState::Pending => (
+            "pending-approval",
+            false,
+            None,
+            Some("an approver checks it before it is used".to_owned()),
+        ),
         SubmissionState::Rejected => (
             "rejected",
             true,

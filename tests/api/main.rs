@@ -13,3 +13,4 @@ mod sharepoint;
 mod store;
 mod sync;
 mod web;
+mod web_http;

@@ -32,7 +32,11 @@ fn root() -> &'static Path {
 /// The people of the test tenant, as Easy Auth signs them in.
 fn accounts() -> Vec<Account> {
     vec![
-        Account::new("hr@contoso.com", "Harriet Ross (HR)", &["photosync.uploader"]),
+        Account::new(
+            "hr@contoso.com",
+            "Harriet Ross (HR)",
+            &["photosync.uploader"],
+        ),
         Account::new("alice@contoso.com", "Alice Adams", &[]),
         Account::new("boss@contoso.com", "Bo Boss", &["photosync.approver"]),
     ]
@@ -67,7 +71,8 @@ async fn stack(extra: &[(&str, &str)]) -> Stack {
     let mut env = vec![("WEBSITE_AUTH_ENABLED", "True")];
     env.extend_from_slice(extra);
     let app = spawn_app_with(&graph.secret_env(), &env).await;
-    let front = FakeFunctionsHost::start(app.port, Some(app.stores.photos.clone()), accounts()).await;
+    let front =
+        FakeFunctionsHost::start(app.port, Some(app.stores.photos.clone()), accounts()).await;
     Stack { graph, app, front }
 }
 
@@ -76,7 +81,8 @@ fn photo_folder() -> tempfile::TempDir {
     let dir = temp_dir();
     let person = |w: u32, h: u32, tint: [u8; 3]| {
         let img = image::RgbImage::from_fn(w, h, |x, y| {
-            let head = ((x as i32 - w as i32 / 2).pow(2) + (y as i32 - h as i32 / 3).pow(2)) < (w as i32 / 5).pow(2);
+            let head = ((x as i32 - w as i32 / 2).pow(2) + (y as i32 - h as i32 / 3).pow(2))
+                < (w as i32 / 5).pow(2);
             if head {
                 image::Rgb([235, 190, 160])
             } else {
@@ -177,19 +183,22 @@ async fn an_uploader_drops_two_photos_and_sees_both_synced() {
 
     // Both profile photos reached Microsoft 365 (the fake's store).
     for id in ["id-bob", "id-carol"] {
-        let jpeg = s.graph.photo(id).unwrap_or_else(|| panic!("no photo for {id}"));
+        let jpeg = s
+            .graph
+            .photo(id)
+            .unwrap_or_else(|| panic!("no photo for {id}"));
         let image = image::load_from_memory(&jpeg).unwrap();
         assert_eq!(image.width(), image.height(), "a square for {id}");
     }
     // Through the photos container, by the blob trigger, with the app's identity.
     let mut names = blob_names(&s.app.stores.photos, "web").await;
     names.sort();
-    assert_eq!(names, ["web/bob@contoso.com.jpg", "web/carol@contoso.com.jpg"]);
+    assert_eq!(
+        names,
+        ["web/bob@contoso.com.jpg", "web/carol@contoso.com.jpg"]
+    );
     assert!(
-        s.front
-            .trigger_calls()
-            .iter()
-            .all(|c| c.status == 200),
+        s.front.trigger_calls().iter().all(|c| c.status == 200),
         "{:?}",
         s.front.trigger_calls()
     );
@@ -202,15 +211,27 @@ async fn an_uploader_drops_two_photos_and_sees_both_synced() {
         .count();
     assert_eq!(uploads, 2);
     // The focus point the uploader moved is the photo's focus.
-    let bob = s.app.stores.photos.get("web/bob@contoso.com.jpg").await.unwrap();
+    let bob = s
+        .app
+        .stores
+        .photos
+        .get("web/bob@contoso.com.jpg")
+        .await
+        .unwrap();
     let focus = &bob.properties.metadata["photosync_focus"];
     let (x, y) = focus.split_once(',').unwrap();
     let expected = &found["bob_focus"];
     for (got, want) in [(x, &expected[0]), (y, &expected[1])] {
         let got: f64 = got.parse().unwrap();
-        assert!((got - want.as_f64().unwrap()).abs() < 0.02, "focus {focus}, dragged to {expected}");
+        assert!(
+            (got - want.as_f64().unwrap()).abs() < 0.02,
+            "focus {focus}, dragged to {expected}"
+        );
     }
-    assert_eq!(bob.properties.metadata["photosync_uploaded_by"], "hr@contoso.com");
+    assert_eq!(
+        bob.properties.metadata["photosync_uploaded_by"],
+        "hr@contoso.com"
+    );
     assert_eq!(
         audit_actions(&s.app).await,
         [
@@ -222,7 +243,11 @@ async fn an_uploader_drops_two_photos_and_sees_both_synced() {
 
 #[tokio::test]
 async fn an_employee_s_own_photo_waits_for_approval_then_syncs() {
-    let s = stack(&[("PHOTOSYNC_SELF_SERVICE", "true"), ("PHOTOSYNC_APPROVAL", "true")]).await;
+    let s = stack(&[
+        ("PHOTOSYNC_SELF_SERVICE", "true"),
+        ("PHOTOSYNC_APPROVAL", "true"),
+    ])
+    .await;
     let photos = photo_folder();
     scenario(
         "approval",
@@ -232,12 +257,19 @@ async fn an_employee_s_own_photo_waits_for_approval_then_syncs() {
         ],
     )
     .await;
-    assert!(s.graph.photo("id-alice").is_some(), "Alice's photo was set after approval");
+    assert!(
+        s.graph.photo("id-alice").is_some(),
+        "Alice's photo was set after approval"
+    );
     assert_eq!(
         blob_names(&s.app.stores.photos, "web").await,
         ["web/alice@contoso.com.jpg"]
     );
-    assert!(blob_names(&s.app.stores.state, "web/pending").await.is_empty());
+    assert!(
+        blob_names(&s.app.stores.state, "web/pending")
+            .await
+            .is_empty()
+    );
     assert_eq!(
         audit_actions(&s.app).await,
         [
@@ -292,7 +324,11 @@ async fn requests_without_a_trusted_principal_are_refused() {
             .any(|l| l.contains("refused") && l.contains(code))
     };
     assert!(said(&s.app, "not-signed-in"), "{:#?}", s.app.logs());
-    assert!(said(&untrusted, "authentication-off"), "{:#?}", untrusted.logs());
+    assert!(
+        said(&untrusted, "authentication-off"),
+        "{:#?}",
+        untrusted.logs()
+    );
     assert!(blob_names(&untrusted.stores.photos, "").await.is_empty());
 }
 

@@ -41,7 +41,10 @@ fn entra_sign_in_redirects_people_and_lets_event_grid_through() {
         .map(|p| p.as_str().unwrap())
         .collect();
     assert_eq!(excluded, ["/runtime/webhooks/blobs"]);
-    assert!(endpoint.contains(&format!("{}?", excluded[0])), "{endpoint}");
+    assert!(
+        endpoint.contains(&format!("{}?", excluded[0])),
+        "{endpoint}"
+    );
     // The page itself is not excluded.
     assert!(!excluded.iter().any(|p| "/api/photos".starts_with(p)));
 
@@ -52,11 +55,16 @@ fn entra_sign_in_redirects_people_and_lets_event_grid_through() {
         "[parameters('webClientId')]"
     );
     assert_eq!(
-        e.eval_value(&entra["registration"]["openIdIssuer"]).unwrap(),
+        e.eval_value(&entra["registration"]["openIdIssuer"])
+            .unwrap(),
         "https://login.microsoftonline.com/contoso-test-tenant/v2.0"
     );
     // No client secret anywhere: the ID-token sign-in needs none.
-    assert!(entra["registration"].get("clientSecretSettingName").is_none());
+    assert!(
+        entra["registration"]
+            .get("clientSecretSettingName")
+            .is_none()
+    );
     assert_eq!(p["httpSettings"]["requireHttps"], true);
 }
 
@@ -79,7 +87,12 @@ fn sign_in_is_deployed_only_with_an_app_registration() {
             .unwrap()
             .contains("/.auth/login/aad/callback")
     );
-    assert!(outputs["webPageUrl"]["value"].as_str().unwrap().contains("/api/photos"));
+    assert!(
+        outputs["webPageUrl"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("/api/photos")
+    );
 }
 
 #[test]

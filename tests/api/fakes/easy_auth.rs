@@ -65,7 +65,11 @@ impl Account {
             json!({"typ": "http://schemas.microsoft.com/identity/claims/tenantid", "val": "contoso-test-tenant"}),
         ];
         claims.extend(self.roles.iter().map(|r| json!({"typ": "roles", "val": r})));
-        claims.extend(self.groups.iter().map(|g| json!({"typ": "groups", "val": g})));
+        claims.extend(
+            self.groups
+                .iter()
+                .map(|g| json!({"typ": "groups", "val": g})),
+        );
         json!({
             "auth_typ": "aad",
             "claims": claims,
@@ -189,7 +193,10 @@ fn excluded_paths_from_template() -> Vec<String> {
         .iter()
         .find(|r| {
             r["type"] == "Microsoft.Web/sites/config"
-                && r["name"].as_str().unwrap_or_default().contains("authsettingsV2")
+                && r["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("authsettingsV2")
         })
         .expect("the template configures authsettingsV2");
     auth["properties"]["globalValidation"]["excludedPaths"]

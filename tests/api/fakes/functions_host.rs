@@ -52,7 +52,11 @@ struct HttpFunction {
 
 impl HttpFunction {
     fn matches(&self, method: &Method, path: &str) -> bool {
-        if !self.methods.iter().any(|m| m.eq_ignore_ascii_case(method.as_str())) {
+        if !self
+            .methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(method.as_str()))
+        {
             return false;
         }
         let Some(rest) = path.strip_prefix("/api/") else {
@@ -63,13 +67,14 @@ impl HttpFunction {
         if parts.len() < required || parts.len() > self.segments.len() {
             return false;
         }
-        self.segments.iter().zip(parts.iter().map(Some).chain(std::iter::repeat(None))).all(
-            |(template, part)| match part {
+        self.segments
+            .iter()
+            .zip(parts.iter().map(Some).chain(std::iter::repeat(None)))
+            .all(|(template, part)| match part {
                 None => template.ends_with("?}"),
                 Some(part) if template.starts_with('{') => !part.is_empty(),
                 Some(part) => template.eq_ignore_ascii_case(part),
-            },
-        )
+            })
     }
 }
 
@@ -93,7 +98,10 @@ fn http_functions() -> Vec<HttpFunction> {
             continue;
         };
         let ins = bindings.iter().filter(|b| b["direction"] == "in").count();
-        let outs: Vec<_> = bindings.iter().filter(|b| b["direction"] == "out").collect();
+        let outs: Vec<_> = bindings
+            .iter()
+            .filter(|b| b["direction"] == "out")
+            .collect();
         assert!(
             ins == 1 && outs.len() == 1 && outs[0]["type"] == "http",
             "{}: the host forwards only HTTP-in-and-out functions",
@@ -198,15 +206,20 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         .map_or(path.clone(), |p| p.as_str().to_owned());
     match (request.method().clone(), path.as_str()) {
         (Method::GET, "/.auth/login/aad") => {
-            let redirect = url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-                .find(|(k, _)| k == "post_login_redirect_uri")
-                .map_or("/".to_owned(), |(_, v)| v.into_owned());
+            let redirect =
+                url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                    .find(|(k, _)| k == "post_login_redirect_uri")
+                    .map_or("/".to_owned(), |(_, v)| v.into_owned());
             return Html(picker_page(shared.auth.accounts(), &redirect)).into_response();
         }
         (Method::POST, "/.auth/login/aad/callback") => {
             let body = to_bytes(request.into_body(), 64 * 1024).await.unwrap();
-            let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-            let Some(session) = shared.auth.sign_in(form.get("upn").map_or("", String::as_str)) else {
+            let form: HashMap<String, String> =
+                url::form_urlencoded::parse(&body).into_owned().collect();
+            let Some(session) = shared
+                .auth
+                .sign_in(form.get("upn").map_or("", String::as_str))
+            else {
                 return (StatusCode::UNAUTHORIZED, "unknown account").into_response();
             };
             // Only same-site redirects, as Easy Auth's allowedExternalRedirectUrls default.
@@ -218,7 +231,10 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
             let mut response = Redirect::to(&target).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,
-                HeaderValue::from_str(&format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax")).unwrap(),
+                HeaderValue::from_str(&format!(
+                    "{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax"
+                ))
+                .unwrap(),
             );
             return response;
         }
@@ -233,7 +249,10 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         }
         _ => {}
     }
-    let headers = match shared.auth.decide(&path_and_query, &path, request.headers()) {
+    let headers = match shared
+        .auth
+        .decide(&path_and_query, &path, request.headers())
+    {
         Decision::Forward(headers) => headers,
         Decision::SignIn(location) => return Redirect::to(&location).into_response(),
     };
@@ -254,12 +273,17 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     if declared > MAX_REQUEST {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
-    let body = to_bytes(request.into_body(), MAX_REQUEST).await.unwrap_or_default();
+    let body = to_bytes(request.into_body(), MAX_REQUEST)
+        .await
+        .unwrap_or_default();
     let mut forward = shared
         .client
         .request(method, format!("{}{path_and_query}", shared.handler));
     for (name, value) in &headers {
-        if matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
+        if matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
             continue;
         }
         forward = forward.header(name, value);
@@ -273,13 +297,22 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     forward = forward
         .header(header::USER_AGENT, agent)
         .header("X-Azure-Functions-HostVersion", HOST_VERSION)
-        .header("X-Azure-Functions-InvocationId", uuid::Uuid::new_v4().to_string());
+        .header(
+            "X-Azure-Functions-InvocationId",
+            uuid::Uuid::new_v4().to_string(),
+        );
     if declared > 0 {
         forward = forward.body(body);
     }
     let answer = match forward.send().await {
         Ok(answer) => answer,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("handler unreachable: {e}")).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("handler unreachable: {e}"),
+            )
+                .into_response();
+        }
     };
     let status = answer.status();
     shared
@@ -289,7 +322,10 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         .push((function.name.clone(), path.clone(), status.as_u16()));
     let mut response = Response::builder().status(status);
     for (name, value) in answer.headers() {
-        if !matches!(name.as_str(), "transfer-encoding" | "connection" | "content-length") {
+        if !matches!(
+            name.as_str(),
+            "transfer-encoding" | "connection" | "content-length"
+        ) {
             response = response.header(name, value);
         }
     }
@@ -299,11 +335,20 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
 }
 
 /// The storage extension 5.x body for one blob.
-fn trigger_body(container: &str, name: &str, bytes: &[u8], content_type: &str, metadata: &Value) -> String {
-    let mut body: Value = serde_json::from_str(include_str!("../../fixtures/blob-trigger-storage-v5.json")).unwrap();
+fn trigger_body(
+    container: &str,
+    name: &str,
+    bytes: &[u8],
+    content_type: &str,
+    metadata: &Value,
+) -> String {
+    let mut body: Value =
+        serde_json::from_str(include_str!("../../fixtures/blob-trigger-storage-v5.json")).unwrap();
     let encoded_name = name
         .split('/')
-        .map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .map(|s| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        })
         .collect::<Vec<_>>()
         .join("/");
     let now = chrono::Utc::now();
@@ -342,13 +387,20 @@ async fn blob_trigger(shared: Arc<Shared>, photos: Store) {
                 continue;
             };
             let metadata = serde_json::to_value(&blob.properties.metadata).unwrap();
-            let content_type = blob.properties.content_type.as_deref().unwrap_or("application/octet-stream");
+            let content_type = blob
+                .properties
+                .content_type
+                .as_deref()
+                .unwrap_or("application/octet-stream");
             let body = trigger_body(&container, &info.name, &blob.bytes, content_type, &metadata);
             for _ in 0..5 {
                 let status = shared
                     .client
                     .post(format!("{}/PhotoUploaded", shared.handler))
-                    .header("X-Azure-Functions-InvocationId", uuid::Uuid::new_v4().to_string())
+                    .header(
+                        "X-Azure-Functions-InvocationId",
+                        uuid::Uuid::new_v4().to_string(),
+                    )
                     .header("X-Azure-Functions-HostVersion", HOST_VERSION)
                     .header("User-Agent", format!("Azure-Functions-Host/{HOST_VERSION}"))
                     .header("Content-Type", "application/json")

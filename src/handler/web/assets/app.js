@@ -125,6 +125,8 @@ function renderMe() {
   $('review').hidden = !me.approver;
   $('report').hidden = !me.uploader;
   const mb = (options.max_upload_bytes / (1024 * 1024)).toFixed(0);
+  $('drop-text').textContent = me.uploader ? 'Drop photos here or ' : 'Drop your photo here or ';
+  $('files-label').firstChild.textContent = me.uploader ? 'choose files' : 'choose a file';
   $('drop-limits').textContent = `JPEG, PNG, GIF, WebP, BMP or TIFF, up to ${mb} MB.`;
   if (me.uploader) {
     $('upload-title').textContent = 'Upload photos';
@@ -191,7 +193,7 @@ function stage(file) {
     placeFocus(item);
   });
   item.badge = badge('checking');
-  item.progress = el('progress', { max: 1, value: 0, 'aria-label': `Upload of ${file.name}` });
+  item.progress = el('progress', { max: 1, value: 0, hidden: true, 'aria-label': `Upload of ${file.name}` });
   item.message = el('p', { class: 'message' });
   let target;
   if (state.me.uploader) {
@@ -229,6 +231,7 @@ function unstage(item) {
 function updateSend() {
   const ready = state.staged.filter((s) => s.state === 'ready').length;
   $('send').disabled = ready === 0;
+  $('send').hidden = state.staged.length === 0;
   $('send').textContent = ready > 1 ? `Upload ${ready} photos` : 'Upload';
 }
 
@@ -245,6 +248,7 @@ function addFiles(files) {
 async function uploadOne(item) {
   setItemState(item, 'sending');
   item.remove.disabled = true;
+  item.progress.hidden = false;
   const params = [['name', item.file.name]];
   if (item.forInput) params.push(['for', item.forInput.value.trim()]);
   if (item.focusMoved) params.push(['focus', `${item.focus.x.toFixed(3)},${item.focus.y.toFixed(3)}`]);
@@ -360,13 +364,16 @@ async function loadReport() {
     };
     $('status-filters').replaceChildren(chip('', 'All', total),
       ...Object.entries(page.counts).map(([word, n]) => chip(word, LABELS[word] || word, n)));
+    $('report-form').hidden = !page.generated_at;
+    $('report-table').hidden = !page.generated_at;
     $('report-summary').textContent = page.generated_at
       ? `${page.matched} of ${total} photos · report of ${when(page.generated_at)}${page.matched > page.rows.length ? ` · first ${page.rows.length} shown` : ''}`
       : 'No report yet: the Reconcile timer writes one on its next run.';
     $('report-table').tBodies[0].replaceChildren(...page.rows.map((r) => el('tr', { 'data-status': r.status },
-      el('td', { text: r.photo }), el('td', { text: r.user }), el('td', {}, badge(r.status)),
-      el('td', {}, r.code ? el('code', { text: r.code }) : null, r.detail ? ` ${r.detail}` : null),
-      el('td', { text: r.advice || '' }))));
+      el('td', { text: r.photo, 'data-label': 'Photo' }), el('td', { text: r.user, 'data-label': 'Person' }),
+      el('td', { 'data-label': 'Status' }, badge(r.status)),
+      el('td', { 'data-label': 'Problem' }, r.code ? el('code', { text: r.code }) : null, r.detail ? ` ${r.detail}` : null),
+      el('td', { text: r.advice || '', 'data-label': 'What to do' }))));
   } catch (e) {
     notice(e.message);
   }
@@ -393,6 +400,7 @@ async function start() {
     state.me = status.me;
     state.options = status.options;
     renderMe();
+    updateSend();
     for (const row of [...status.rows].reverse()) upsertRow(row);
     if (status.rows.some((r) => !r.settled)) state.timer = setTimeout(refresh, POLL_MS);
     if (state.me.approver) loadPending();
