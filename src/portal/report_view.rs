@@ -67,12 +67,15 @@ pub struct ReportPage {
     pub rows: Vec<ReportRow>,
 }
 
+/// A parsed report: when it was generated, and its rows (problems first).
+type Parsed = Arc<(String, Vec<ReportRow>)>;
+
 /// The parsed report and the ETag it was parsed from.
 #[derive(Debug, Default)]
-pub struct ReportCache(Mutex<Option<(String, Arc<(String, Vec<ReportRow>)>)>>);
+pub struct ReportCache(Mutex<Option<(String, Parsed)>>);
 
 impl Portal {
-    async fn latest_report(&self) -> Result<Option<Arc<(String, Vec<ReportRow>)>>, PortalError> {
+    async fn latest_report(&self) -> Result<Option<Parsed>, PortalError> {
         let etag = match self.stores.state.head(LATEST).await {
             Ok(info) => info.etag.unwrap_or_default(),
             Err(StoreError::NotFound { .. }) => return Ok(None),

@@ -166,7 +166,7 @@ pub async fn for_key(state: &Store, key: &str, limit: usize) -> Result<Vec<Store
         .map_ok(|b| (b.name, b.last_modified))
         .try_collect()
         .await?;
-    listed.sort_by(|a, b| b.1.cmp(&a.1));
+    listed.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     let mut found = Vec::new();
     for (name, _) in listed.into_iter().take(limit) {
         let Some(id) = name
@@ -179,7 +179,7 @@ pub async fn for_key(state: &Store, key: &str, limit: usize) -> Result<Vec<Store
             found.push(stored);
         }
     }
-    found.sort_by(|a, b| b.submission.uploaded_at.cmp(&a.submission.uploaded_at));
+    found.sort_by_key(|stored| std::cmp::Reverse(stored.submission.uploaded_at));
     Ok(found)
 }
 

@@ -71,7 +71,10 @@ async fn an_uploader_uploads_for_anyone_straight_into_the_photos_container() {
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert!(audit[0].contains("-uploaded-"), "{audit:?}");
     // The uploader follows it by its reference.
-    let rows = portal.status(&hr, &[row.reference.clone()]).await.unwrap();
+    let rows = portal
+        .status(&hr, std::slice::from_ref(&row.reference))
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].key, "bob@contoso.com");
 }

@@ -69,15 +69,18 @@ fn failed(error: &PortalError) -> Response {
     response
 }
 
+/// A response ready to send instead of carrying on (boxed: it is large).
+type Stop = Box<Response>;
+
 /// The signed-in person, or the refusal to send.
-fn signed_in(state: &WebState, headers: &HeaderMap) -> Result<Actor, Response> {
-    auth::authenticate(headers, &state.settings).map_err(|r| refused(&r))
+fn signed_in(state: &WebState, headers: &HeaderMap) -> Result<Actor, Stop> {
+    auth::authenticate(headers, &state.settings).map_err(|r| Box::new(refused(&r)))
 }
 
 /// Signed in and the request came from the page itself.
-fn signed_in_from_page(state: &WebState, headers: &HeaderMap) -> Result<Actor, Response> {
+fn signed_in_from_page(state: &WebState, headers: &HeaderMap) -> Result<Actor, Stop> {
     let actor = signed_in(state, headers)?;
-    csrf::check(headers, &state.settings).map_err(|r| refused(&r))?;
+    csrf::check(headers, &state.settings).map_err(|r| Box::new(refused(&r)))?;
     Ok(actor)
 }
 
@@ -86,7 +89,7 @@ fn body(
     state: &WebState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, Response> {
+) -> Result<Bytes, Stop> {
     let limit = state.settings.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -102,11 +105,13 @@ fn body(
         )
     };
     if let Some(size) = declared.filter(|s| *s > limit) {
-        return Err(too_large(format!("{size} bytes")));
+        return Err(Box::new(too_large(format!("{size} bytes"))));
     }
-    body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => too_large("too large".to_owned()),
-        status => json_error(status, "invalid-request", &e.body_text()),
+    body.map_err(|e| {
+        Box::new(match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => too_large("too large".to_owned()),
+            status => json_error(status, "invalid-request", &e.body_text()),
+        })
     })
 }
 
@@ -140,7 +145,7 @@ pub async fn status(
 ) -> Response {
     let actor = match signed_in(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let references = query_values(query.as_deref(), "ref");
     match state.portal.status(&actor, &references).await {
@@ -163,11 +168,11 @@ pub async fn preview(
 ) -> Response {
     let actor = match signed_in_from_page(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let bytes = match body(&state, &headers, bytes) {
         Ok(bytes) => bytes,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match state.portal.preview(&actor, bytes).await {
         Ok(preview) => Json(preview).into_response(),
@@ -184,11 +189,11 @@ pub async fn upload(
 ) -> Response {
     let actor = match signed_in_from_page(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let bytes = match body(&state, &headers, bytes) {
         Ok(bytes) => bytes,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let query = query.as_deref();
     let upload = Upload {
@@ -211,7 +216,7 @@ pub async fn report(
 ) -> Response {
     let actor = match signed_in(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let query = ReportQuery {
         search: query_value(query.as_deref(), "search").unwrap_or_default(),
@@ -227,7 +232,7 @@ pub async fn report(
 pub async fn pending(State(state): State<WebState>, headers: HeaderMap) -> Response {
     let actor = match signed_in(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match state.portal.pending(&actor).await {
         Ok(rows) => Json(json!({"rows": rows})).into_response(),
@@ -243,7 +248,7 @@ pub async fn pending_photo(
 ) -> Response {
     let actor = match signed_in(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let reference = query_value(query.as_deref(), "ref").unwrap_or_default();
     match state.portal.pending_photo(&actor, &reference).await {
@@ -274,7 +279,7 @@ pub async fn approve(
 ) -> Response {
     let actor = match signed_in_from_page(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let reference = query_value(query.as_deref(), "ref").unwrap_or_default();
     match state.portal.approve(&actor, &reference).await {
@@ -292,7 +297,7 @@ pub async fn reject(
 ) -> Response {
     let actor = match signed_in_from_page(&state, &headers) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let reference = query_value(query.as_deref(), "ref").unwrap_or_default();
     let reason = bytes
