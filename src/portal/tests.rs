@@ -15,6 +15,12 @@ fn portal(vars: &[(&str, &str)]) -> (Portal, Stores) {
     (Portal::new(Arc::new(settings), stores.clone()), stores)
 }
 
+/// Self-service with approval.
+const WITH_APPROVAL: &[(&str, &str)] = &[
+    ("PHOTOSYNC_SELF_SERVICE", "true"),
+    ("PHOTOSYNC_APPROVAL", "true"),
+];
+
 fn actor(upn: &str, uploader: bool, approver: bool) -> Actor {
     Actor {
         id: format!("oid-{upn}"),
@@ -124,10 +130,7 @@ async fn an_employee_uploads_only_their_own_photo() {
 
 #[tokio::test]
 async fn with_approval_a_photo_waits_outside_the_photos_container_until_approved() {
-    let (portal, stores) = portal(&[
-        ("PHOTOSYNC_SELF_SERVICE", "true"),
-        ("PHOTOSYNC_APPROVAL", "true"),
-    ]);
+    let (portal, stores) = portal(WITH_APPROVAL);
     let alice = actor("alice@contoso.com", false, false);
     let boss = actor("boss@contoso.com", false, true);
     let row = portal.upload(&alice, upload(None)).await.unwrap();
@@ -166,10 +169,7 @@ async fn with_approval_a_photo_waits_outside_the_photos_container_until_approved
 
 #[tokio::test]
 async fn a_rejection_tells_the_employee_why_and_nothing_syncs() {
-    let (portal, stores) = portal(&[
-        ("PHOTOSYNC_SELF_SERVICE", "true"),
-        ("PHOTOSYNC_APPROVAL", "true"),
-    ]);
+    let (portal, stores) = portal(WITH_APPROVAL);
     let alice = actor("alice@contoso.com", false, false);
     let boss = actor("boss@contoso.com", false, true);
     let row = portal.upload(&alice, upload(None)).await.unwrap();
@@ -193,10 +193,7 @@ async fn a_rejection_tells_the_employee_why_and_nothing_syncs() {
 
 #[tokio::test]
 async fn an_approver_cannot_approve_their_own_photo() {
-    let (portal, _) = portal(&[
-        ("PHOTOSYNC_SELF_SERVICE", "true"),
-        ("PHOTOSYNC_APPROVAL", "true"),
-    ]);
+    let (portal, _) = portal(WITH_APPROVAL);
     let boss = actor("boss@contoso.com", false, true);
     let row = portal.upload(&boss, upload(None)).await.unwrap();
     let e = portal.approve(&boss, &row.reference).await.unwrap_err();

@@ -246,16 +246,7 @@ mod tests {
         base64::engine::general_purpose::STANDARD.encode(principal.to_string())
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        map
-    }
+    use super::super::test_headers as headers;
 
     #[test]
     fn an_entra_principal_yields_the_person_and_their_roles() {

@@ -88,16 +88,7 @@ mod tests {
         }
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        map
-    }
+    use super::super::test_headers as headers;
 
     const PAGE: [(&str, &str); 4] = [
         ("host", "photosync-abc.azurewebsites.net"),

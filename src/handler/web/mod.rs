@@ -155,3 +155,16 @@ pub fn not_forwarded(function: &str) -> Response {
     });
     (StatusCode::OK, axum::Json(body)).into_response()
 }
+
+/// Request headers from pairs, for the unit tests of the checks.
+#[cfg(test)]
+fn test_headers(pairs: &[(&str, &str)]) -> axum::http::HeaderMap {
+    let mut map = axum::http::HeaderMap::new();
+    for (k, v) in pairs {
+        map.insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    map
+}

@@ -3,10 +3,11 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
 
 use super::WebState;
@@ -69,50 +70,74 @@ fn failed(error: &PortalError) -> Response {
     response
 }
 
-/// A response ready to send instead of carrying on (boxed: it is large).
-type Stop = Box<Response>;
-
-/// The signed-in person, or the refusal to send.
-fn signed_in(state: &WebState, headers: &HeaderMap) -> Result<Actor, Stop> {
-    auth::authenticate(headers, &state.settings).map_err(|r| Box::new(refused(&r)))
-}
-
-/// Signed in and the request came from the page itself.
-fn signed_in_from_page(state: &WebState, headers: &HeaderMap) -> Result<Actor, Stop> {
-    let actor = signed_in(state, headers)?;
-    csrf::check(headers, &state.settings).map_err(|r| Box::new(refused(&r)))?;
-    Ok(actor)
-}
-
-/// The body, or a clear 413 when it is over the limit.
-fn body(
-    state: &WebState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, Stop> {
-    let limit = state.settings.max_upload_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let too_large = |size: String| {
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "image-too-large",
-            &format!(
-                "the file is {size}; uploads may be at most {limit} bytes (PHOTOSYNC_WEB_MAX_UPLOAD_BYTES)"
-            ),
-        )
-    };
-    if let Some(size) = declared.filter(|s| *s > limit) {
-        return Err(Box::new(too_large(format!("{size} bytes"))));
+/// The answer to a portal call: JSON with `status`, or the error's answer.
+fn reply<T: Serialize>(status: StatusCode, result: Result<T, PortalError>) -> Response {
+    match result {
+        Ok(value) => (status, Json(value)).into_response(),
+        Err(e) => failed(&e),
     }
-    body.map_err(|e| {
-        Box::new(match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => too_large("too large".to_owned()),
-            status => json_error(status, "invalid-request", &e.body_text()),
-        })
-    })
+}
+
+/// Extractor: the signed-in person; refuses with the reason otherwise.
+pub struct SignedIn(pub Actor);
+
+impl FromRequestParts<WebState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        auth::authenticate(&parts.headers, &state.settings)
+            .map(SignedIn)
+            .map_err(|r| refused(&r))
+    }
+}
+
+/// Extractor: signed in, and the request came from the page itself (CSRF).
+pub struct FromPage(pub Actor);
+
+impl FromRequestParts<WebState> for FromPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
+        csrf::check(&parts.headers, &state.settings).map_err(|r| refused(&r))?;
+        Ok(Self(actor))
+    }
+}
+
+/// Extractor: the uploaded file, refused with a clear 413 when over the limit
+/// (from `Content-Length` before reading, or while reading).
+pub struct Photo(pub Bytes);
+
+impl FromRequest<WebState> for Photo {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Response> {
+        let limit = state.settings.max_upload_bytes;
+        let too_large = |size: String| {
+            json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "image-too-large",
+                &format!(
+                    "the file is {size}; uploads may be at most {limit} bytes (PHOTOSYNC_WEB_MAX_UPLOAD_BYTES)"
+                ),
+            )
+        };
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(size) = declared.filter(|s| *s > limit) {
+            return Err(too_large(format!("{size} bytes")));
+        }
+        Bytes::from_request(request, state)
+            .await
+            .map(Self)
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => too_large("too large".to_owned()),
+                status => json_error(status, "invalid-request", &e.body_text()),
+            })
+    }
 }
 
 /// `GET /api/photos`: the page, or a page saying why not.
@@ -140,61 +165,40 @@ pub async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response
 /// my photos (plus, for uploaders, the ones referenced).
 pub async fn status(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    SignedIn(actor): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let actor = match signed_in(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
     let references = query_values(query.as_deref(), "ref");
-    match state.portal.status(&actor, &references).await {
-        Ok(rows) => Json(json!({
-            "me": {"upn": actor.upn, "name": actor.name,
-                   "uploader": actor.roles.uploader, "approver": actor.roles.approver},
-            "options": state.portal.options(),
-            "rows": rows,
-        }))
-        .into_response(),
-        Err(e) => failed(&e),
-    }
+    let rows = state.portal.status(&actor, &references).await;
+    reply(
+        StatusCode::OK,
+        rows.map(|rows| {
+            json!({
+                "me": {"upn": actor.upn, "name": actor.name,
+                       "uploader": actor.roles.uploader, "approver": actor.roles.approver},
+                "options": state.portal.options(),
+                "rows": rows,
+            })
+        }),
+    )
 }
 
 /// `POST /api/photos/preview` (the file as the body): the square the pipeline cuts.
 pub async fn preview(
     State(state): State<WebState>,
-    headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
+    FromPage(actor): FromPage,
+    Photo(bytes): Photo,
 ) -> Response {
-    let actor = match signed_in_from_page(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
-    let bytes = match body(&state, &headers, bytes) {
-        Ok(bytes) => bytes,
-        Err(response) => return *response,
-    };
-    match state.portal.preview(&actor, bytes).await {
-        Ok(preview) => Json(preview).into_response(),
-        Err(e) => failed(&e),
-    }
+    reply(StatusCode::OK, state.portal.preview(&actor, bytes).await)
 }
 
 /// `POST /api/photos/upload?for=KEY&focus=X,Y&name=FILE` (the file as the body).
 pub async fn upload(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    FromPage(actor): FromPage,
     RawQuery(query): RawQuery,
-    bytes: Result<Bytes, BytesRejection>,
+    Photo(bytes): Photo,
 ) -> Response {
-    let actor = match signed_in_from_page(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
-    let bytes = match body(&state, &headers, bytes) {
-        Ok(bytes) => bytes,
-        Err(response) => return *response,
-    };
     let query = query.as_deref();
     let upload = Upload {
         bytes,
@@ -202,66 +206,47 @@ pub async fn upload(
         file_name: query_value(query, "name").unwrap_or_default(),
         focus: query_value(query, "focus"),
     };
-    match state.portal.upload(&actor, upload).await {
-        Ok(row) => (StatusCode::CREATED, Json(row)).into_response(),
-        Err(e) => failed(&e),
-    }
+    reply(
+        StatusCode::CREATED,
+        state.portal.upload(&actor, upload).await,
+    )
 }
 
 /// `GET /api/photos/report?search=…&status=…`: the latest report, filtered.
 pub async fn report(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    SignedIn(actor): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let actor = match signed_in(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
     let query = ReportQuery {
         search: query_value(query.as_deref(), "search").unwrap_or_default(),
         status: query_value(query.as_deref(), "status").unwrap_or_default(),
     };
-    match state.portal.report(&actor, &query).await {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => failed(&e),
-    }
+    reply(StatusCode::OK, state.portal.report(&actor, &query).await)
 }
 
 /// `GET /api/photos/review`: photos waiting for approval.
-pub async fn pending(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let actor = match signed_in(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
-    match state.portal.pending(&actor).await {
-        Ok(rows) => Json(json!({"rows": rows})).into_response(),
-        Err(e) => failed(&e),
-    }
+pub async fn pending(State(state): State<WebState>, SignedIn(actor): SignedIn) -> Response {
+    let rows = state.portal.pending(&actor).await;
+    reply(StatusCode::OK, rows.map(|rows| json!({"rows": rows})))
 }
 
 /// `GET /api/photos/review/photo?ref=…`: a pending photo, for the approver.
 pub async fn pending_photo(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    SignedIn(actor): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let actor = match signed_in(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
     let reference = query_value(query.as_deref(), "ref").unwrap_or_default();
     match state.portal.pending_photo(&actor, &reference).await {
         Ok(photo) => {
             let content_type = HeaderValue::from_str(&photo.content_type)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            let private = HeaderValue::from_static("private, no-store");
             (
                 [
                     (header::CONTENT_TYPE, content_type),
-                    (
-                        header::CACHE_CONTROL,
-                        HeaderValue::from_static("private, no-store"),
-                    ),
+                    (header::CACHE_CONTROL, private),
                 ],
                 photo.bytes,
             )
@@ -274,39 +259,30 @@ pub async fn pending_photo(
 /// `POST /api/photos/review/approve?ref=…`.
 pub async fn approve(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    FromPage(actor): FromPage,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let actor = match signed_in_from_page(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
     let reference = query_value(query.as_deref(), "ref").unwrap_or_default();
-    match state.portal.approve(&actor, &reference).await {
-        Ok(row) => Json(row).into_response(),
-        Err(e) => failed(&e),
-    }
+    reply(
+        StatusCode::OK,
+        state.portal.approve(&actor, &reference).await,
+    )
 }
 
 /// `POST /api/photos/review/reject?ref=…` with `{"reason": "…"}`.
 pub async fn reject(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    FromPage(actor): FromPage,
     RawQuery(query): RawQuery,
-    bytes: Result<Bytes, BytesRejection>,
+    body: Bytes,
 ) -> Response {
-    let actor = match signed_in_from_page(&state, &headers) {
-        Ok(actor) => actor,
-        Err(response) => return *response,
-    };
     let reference = query_value(query.as_deref(), "ref").unwrap_or_default();
-    let reason = bytes
+    let reason = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
         .unwrap_or_default();
-    match state.portal.reject(&actor, &reference, &reason).await {
-        Ok(row) => Json(row).into_response(),
-        Err(e) => failed(&e),
-    }
+    reply(
+        StatusCode::OK,
+        state.portal.reject(&actor, &reference, &reason).await,
+    )
 }
