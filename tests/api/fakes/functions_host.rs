@@ -16,29 +16,22 @@
 //!   answer comes back as it is and redirects are not followed
 //!   (`CreateHttpClient`: `AllowAutoRedirect = !EnableForwardingHttpRequest`).
 //!   A request no route matches gets 404.
-//! - The blob trigger: it scans the photos container (as the polling
-//!   `LogsAndContainerScan` source does) and POSTs `/PhotoUploaded` with the
-//!   body storage extension 5.x produces (`tests/fixtures/blob-trigger-storage-v5.json`,
-//!   copied from the project's shared capture: PascalCase properties,
-//!   `"ETag": {}`, double-encoded strings); a non-2xx answer is retried, five
-//!   tries in all (`poisonBlobThreshold`).
+//! - The blob trigger: [`super::blob_trigger`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use base64::Engine as _;
-use futures::TryStreamExt;
 use serde_json::Value;
 
+use super::blob_trigger::TriggerCall;
 use super::easy_auth::{Account, COOKIE, Decision, EasyAuth, picker_page};
 use photosync::store::Store;
 
-const HOST_VERSION: &str = "4.1037.0.0";
+pub const HOST_VERSION: &str = "4.1037.0.0";
 /// The host's request size limit (`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`, 100 MB default).
 const MAX_REQUEST: usize = 100 * 1024 * 1024;
 
@@ -126,19 +119,12 @@ fn http_functions() -> Vec<HttpFunction> {
     functions
 }
 
-/// One blob-trigger invocation as the fake host made it.
-#[derive(Debug, Clone)]
-pub struct TriggerCall {
-    pub blob: String,
-    pub status: u16,
-}
-
 struct Shared {
     auth: EasyAuth,
     functions: Vec<HttpFunction>,
     handler: String,
     client: reqwest::Client,
-    triggers: Mutex<Vec<TriggerCall>>,
+    triggers: Arc<Mutex<Vec<TriggerCall>>>,
     forwarded: Mutex<Vec<(String, String, u16)>>,
 }
 
@@ -172,7 +158,7 @@ impl FakeFunctionsHost {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            triggers: Mutex::default(),
+            triggers: Arc::default(),
             forwarded: Mutex::default(),
         });
         let app = axum::Router::new()
@@ -182,7 +168,12 @@ impl FakeFunctionsHost {
             axum::serve(listener, app).await.unwrap();
         })];
         if let Some(photos) = photos {
-            tasks.push(tokio::spawn(blob_trigger(Arc::clone(&shared), photos)));
+            tasks.push(tokio::spawn(super::blob_trigger::run(
+                shared.client.clone(),
+                shared.handler.clone(),
+                photos,
+                Arc::clone(&shared.triggers),
+            )));
         }
         Self { url, shared, tasks }
     }
@@ -332,95 +323,6 @@ async fn front(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     response
         .body(Body::from(answer.bytes().await.unwrap_or_default()))
         .unwrap()
-}
-
-/// The storage extension 5.x body for one blob.
-fn trigger_body(
-    container: &str,
-    name: &str,
-    bytes: &[u8],
-    content_type: &str,
-    metadata: &Value,
-) -> String {
-    let mut body: Value =
-        serde_json::from_str(include_str!("../../fixtures/blob-trigger-storage-v5.json")).unwrap();
-    let encoded_name = name
-        .split('/')
-        .map(|s| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("/");
-    let now = chrono::Utc::now();
-    let uri = format!("http://127.0.0.1:10000/devstoreaccount1/{container}/{encoded_name}");
-    body["Data"]["photo"] = Value::from(base64::engine::general_purpose::STANDARD.encode(bytes));
-    let meta = &mut body["Metadata"];
-    meta["Uri"] = Value::from(serde_json::to_string(&uri).unwrap());
-    meta["name"] = Value::from(serde_json::to_string(name).unwrap());
-    meta["Metadata"] = metadata.clone();
-    let properties = &mut meta["Properties"];
-    properties["ContentLength"] = Value::from(bytes.len());
-    properties["ContentType"] = Value::from(content_type);
-    properties["LastModified"] = Value::from(now.to_rfc3339());
-    properties["CreatedOn"] = Value::from(now.to_rfc3339());
-    properties["Metadata"] = metadata.clone();
-    meta["sys"]["UtcNow"] = Value::from(now.to_rfc3339());
-    meta["sys"]["RandGuid"] = Value::from(uuid::Uuid::new_v4().to_string());
-    body.to_string()
-}
-
-/// Scans the container and invokes `PhotoUploaded` for each new or changed blob.
-async fn blob_trigger(shared: Arc<Shared>, photos: Store) {
-    let container = match photos.location() {
-        photosync::store::Location::Azure { container, .. } => container.clone(),
-        other => panic!("the fake blob trigger needs an Azure container, not {other}"),
-    };
-    let mut seen: HashMap<String, Option<String>> = HashMap::new();
-    loop {
-        let listed: Vec<_> = photos.list(None).try_collect().await.unwrap_or_default();
-        for info in listed {
-            if seen.get(&info.name) == Some(&info.etag) {
-                continue;
-            }
-            seen.insert(info.name.clone(), info.etag.clone());
-            let Ok(blob) = photos.get(&info.name).await else {
-                continue;
-            };
-            let metadata = serde_json::to_value(&blob.properties.metadata).unwrap();
-            let content_type = blob
-                .properties
-                .content_type
-                .as_deref()
-                .unwrap_or("application/octet-stream");
-            let body = trigger_body(&container, &info.name, &blob.bytes, content_type, &metadata);
-            for _ in 0..5 {
-                let status = shared
-                    .client
-                    .post(format!("{}/PhotoUploaded", shared.handler))
-                    .header(
-                        "X-Azure-Functions-InvocationId",
-                        uuid::Uuid::new_v4().to_string(),
-                    )
-                    .header("X-Azure-Functions-HostVersion", HOST_VERSION)
-                    .header("User-Agent", format!("Azure-Functions-Host/{HOST_VERSION}"))
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .map_or(0, |r| r.status().as_u16());
-                shared.triggers.lock().unwrap().push(TriggerCall {
-                    blob: info.name.clone(),
-                    status,
-                });
-                if (200..300).contains(&status) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-        // The scan interval (the polling trigger's, much shortened).
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[cfg(test)]
