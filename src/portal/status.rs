@@ -85,12 +85,19 @@ pub fn row(submission: &Submission, record: Option<&Record>) -> StatusRow {
             let (state, settled) = from_ledger(submission, record);
             let relevant = record.filter(|r| r.sha256 == submission.sha256);
             let code = relevant.and_then(|r| r.problem.as_ref().map(|p| p.code.clone()));
-            let message = relevant.and_then(|r| {
-                r.problem
-                    .as_ref()
-                    .map(|p| p.message.clone())
-                    .or_else(|| r.detail.clone())
-            });
+            let message = relevant
+                .and_then(|r| {
+                    r.problem
+                        .as_ref()
+                        .map(|p| p.message.clone())
+                        .or_else(|| r.detail.clone())
+                })
+                .or_else(|| {
+                    submission
+                        .decided_by
+                        .as_ref()
+                        .map(|by| format!("approved by {by}"))
+                });
             (state, settled, code, message)
         }
     };

@@ -372,7 +372,7 @@ async function loadReport() {
     $('report-table').tBodies[0].replaceChildren(...page.rows.map((r) => el('tr', { 'data-status': r.status },
       el('td', { text: r.photo, 'data-label': 'Photo' }), el('td', { text: r.user, 'data-label': 'Person' }),
       el('td', { 'data-label': 'Status' }, badge(r.status)),
-      el('td', { 'data-label': 'Problem' }, r.code ? el('code', { text: r.code }) : null, r.detail ? ` ${r.detail}` : null),
+      el('td', { 'data-label': 'Problem' }, el('span', {}, r.code ? el('code', { text: r.code }) : null, r.detail ? ` ${r.detail}` : null)),
       el('td', { text: r.advice || '', 'data-label': 'What to do' }))));
   } catch (e) {
     notice(e.message);
