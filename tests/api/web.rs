@@ -19,7 +19,8 @@ use crate::fakes::functions_host::FakeFunctionsHost;
 use crate::fakes::graph::{FakeGraph, FakeUser};
 use crate::helpers::{TestApp, spawn_app_with, temp_dir};
 
-/// One browser at a time: two cores are shared by everything else too.
+/// One stack and browser at a time (taken by [`stack`]): two cores are
+/// shared by everything else too.
 static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A whole scenario, generous: the page polls every 1.5 s.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
@@ -59,6 +60,8 @@ async fn directory() -> FakeGraph {
 }
 
 struct Stack {
+    /// Held for the whole test: a waiting test starts nothing yet.
+    _browser: tokio::sync::MutexGuard<'static, ()>,
     graph: FakeGraph,
     app: TestApp,
     front: FakeFunctionsHost,
@@ -67,13 +70,19 @@ struct Stack {
 /// Graph fake, the handler as the host starts it with authentication on,
 /// and the front a browser talks to.
 async fn stack(extra: &[(&str, &str)]) -> Stack {
+    let browser = BROWSER.lock().await;
     let graph = directory().await;
     let mut env = vec![("WEBSITE_AUTH_ENABLED", "True")];
     env.extend_from_slice(extra);
     let app = spawn_app_with(&graph.secret_env(), &env).await;
     let front =
         FakeFunctionsHost::start(app.port, Some(app.stores.photos.clone()), accounts()).await;
-    Stack { graph, app, front }
+    Stack {
+        _browser: browser,
+        graph,
+        app,
+        front,
+    }
 }
 
 /// Photos on "the user's computer": a portrait and a landscape, named after people.
@@ -115,7 +124,6 @@ async fn scenario(name: &str, env: &[(&str, String)]) -> Value {
     );
     let shots = root().join("target/web-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let _one_at_a_time = BROWSER.lock().await;
     let run = tokio::process::Command::new("node")
         .arg(root().join("tests/web/scenarios.mjs"))
         .arg(name)
