@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when missing: C/asm build tools
-# (Debian packages) and Azurite 3.35.0 (npm, into ./.tools). Idempotent.
+# and Chromium (Debian packages), Azurite 3.35.0 and playwright-core (npm,
+# into ./.tools; playwright-core drives Debian's Chromium in the web tests and
+# downloads no browser of its own). Idempotent.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 AZURITE_VERSION=3.35.0
+PLAYWRIGHT_CORE_VERSION=1.65.1
 tools="$root/.tools"
 azurite="$tools/node_modules/.bin/azurite"
 
@@ -14,6 +17,8 @@ azurite="$tools/node_modules/.bin/azurite"
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v nasm >/dev/null || need+=(nasm)
+# The web page's browser tests (tests/api/web.rs) run headless Chromium.
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then
   echo "setup.sh: installing ${need[*]}" >&2
   if [[ $(id -u) -eq 0 ]]; then sudo=""; else sudo="sudo"; fi
@@ -21,11 +26,12 @@ if ((${#need[@]})); then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-if [[ ! -x "$azurite" ]] || ! grep -q "\"version\": \"$AZURITE_VERSION\"" \
-  "$tools/node_modules/azurite/package.json" 2>/dev/null; then
-  echo "setup.sh: installing azurite@$AZURITE_VERSION into $tools" >&2
+has_version() { grep -q "\"version\": \"$2\"" "$tools/node_modules/$1/package.json" 2>/dev/null; }
+if [[ ! -x "$azurite" ]] || ! has_version azurite "$AZURITE_VERSION" \
+  || ! has_version playwright-core "$PLAYWRIGHT_CORE_VERSION"; then
+  echo "setup.sh: installing azurite@$AZURITE_VERSION and playwright-core@$PLAYWRIGHT_CORE_VERSION into $tools" >&2
   mkdir -p "$tools"
   npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
-    "azurite@$AZURITE_VERSION" >/dev/null
+    "azurite@$AZURITE_VERSION" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null
 fi
 

@@ -2,7 +2,7 @@
 //! and Microsoft 365 profile photos.
 //!
 //! Layers, outermost first: [`commands`] (what the CLI runs), [`handler`] (the
-//! Azure Functions custom-handler transport), [`sync`] (the use cases),
+//! Azure Functions custom-handler transport), [`sync`] (the use cases), [`portal`] (the web page's use cases),
 //! [`store`] (object storage), [`pipeline`] (pure image work). [`config`]
 //! reads settings once; [`telemetry`] sets up logging.
 
@@ -12,6 +12,7 @@ pub mod graph;
 pub mod handler;
 pub mod identity;
 pub mod pipeline;
+pub mod portal;
 pub mod problem;
 pub mod resilience;
 pub mod sharepoint;

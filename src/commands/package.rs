@@ -52,7 +52,7 @@ pub struct PackageJob {
 pub fn run(job: &PackageJob) -> anyhow::Result<Vec<PathBuf>> {
     let binary = std::fs::read(&job.binary)
         .with_context(|| format!("cannot read the executable {}", job.binary.display()))?;
-    let entries = [
+    let mut entries = vec![
         Entry::file("host.json", HOST_JSON.as_bytes().to_vec()),
         Entry::file(
             &format!("{PHOTO_UPLOADED}/function.json"),
@@ -62,12 +62,19 @@ pub fn run(job: &PackageJob) -> anyhow::Result<Vec<PathBuf>> {
             &format!("{RECONCILE}/function.json"),
             RECONCILE_JSON.as_bytes().to_vec(),
         ),
-        Entry {
-            path: EXECUTABLE.to_owned(),
-            contents: binary,
-            executable: true,
-        },
     ];
+    // The web page's HTTP functions (forwarded by the host, see handler::web).
+    for (name, _, definition) in crate::handler::web::FUNCTIONS {
+        entries.push(Entry::file(
+            &format!("{name}/function.json"),
+            definition.as_bytes().to_vec(),
+        ));
+    }
+    entries.push(Entry {
+        path: EXECUTABLE.to_owned(),
+        contents: binary,
+        executable: true,
+    });
     if is_zip(&job.out) {
         write_zip(&job.out, &entries)?;
     } else {

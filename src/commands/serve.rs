@@ -51,16 +51,44 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             settings.graph.credentials
         ),
     }
+    let settings = Arc::new(settings);
+    let portal = crate::portal::Portal::new(Arc::clone(&settings), stores.clone());
+    log_web_trust(&settings.web);
     let router = handler::router(
-        Engine::new(Arc::new(settings.clone()), stores, targets),
+        Engine::new(Arc::clone(&settings), stores, targets),
         &settings.containers.photos,
         settings.max_body_bytes(),
-    );
+    )
+    .merge(handler::web::router(portal, &settings.web));
     handler::run(listener, router, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says once at start-up whom the web page will trust.
+fn log_web_trust(web: &crate::config::WebSettings) {
+    use crate::config::WebAuth;
+    match web.auth {
+        WebAuth::EasyAuth {
+            platform_enabled: true,
+        } => tracing::info!(
+            self_service = web.self_service,
+            approval = web.approval,
+            "web page on /api/photos: sign-in by App Service Authentication"
+        ),
+        WebAuth::EasyAuth {
+            platform_enabled: false,
+        } => tracing::warn!(
+            "web page on /api/photos refuses every request: App Service Authentication is off \
+             (WEBSITE_AUTH_ENABLED is not True)"
+        ),
+        WebAuth::Development => tracing::warn!(
+            "web page on /api/photos in DEVELOPMENT mode: any X-MS-CLIENT-PRINCIPAL header is \
+             believed (PHOTOSYNC_WEB_AUTH=development; never in Azure)"
+        ),
+    }
 }
 
 /// Completes on SIGTERM (the host stopping us) or Ctrl-C.

@@ -11,6 +11,7 @@ pub mod env_file;
 mod graph;
 mod reconcile;
 mod sharepoint;
+mod web;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +22,7 @@ use crate::graph::GraphSettings;
 use crate::pipeline::{CropMode, RenderOptions};
 pub use connection_string::{BlobAuth, BlobConnection};
 pub use reconcile::ReconcileSettings;
+pub use web::{WebAuth, WebSettings};
 
 /// Where the handler listens when the host gives no port (local experiments only).
 pub const FALLBACK_PORT: u16 = 8080;
@@ -44,6 +46,8 @@ pub struct Settings {
     pub reconcile: ReconcileSettings,
     /// The SharePoint Online target; `None` when not configured.
     pub sharepoint: Option<crate::sharepoint::SharePointSettings>,
+    /// The web page: sign-in trust, roles, upload limits.
+    pub web: WebSettings,
 }
 
 /// The three containers the product uses.
@@ -186,13 +190,16 @@ impl Settings {
             .into_iter()
             .map(|(k, v)| (k.as_ref().to_ascii_lowercase(), v.into()))
             .collect());
+        let render = render(&env)?;
+        let graph = graph::graph(&env)?;
         Ok(Self {
             port: port(&env)?,
             storage: storage(&env)?,
             containers: containers(&env)?,
-            render: render(&env)?,
+            web: web::web(&env, graph.match_by, render.max_bytes)?,
+            render,
             log: log(&env)?,
-            graph: graph::graph(&env)?,
+            graph,
             reconcile: reconcile::reconcile(&env)?,
             sharepoint: sharepoint::sharepoint(&env)?,
         })

@@ -1,9 +1,11 @@
 //! The Functions transport: the HTTP server the host talks to.
 //!
 //! Routes host invocations to the [`Engine`] and turns its [`Outcome`] into the
-//! answer the host expects. Nothing here touches storage or Microsoft 365.
+//! answer the host expects; [`web`] serves the web page's HTTP functions.
+//! Nothing here touches storage or Microsoft 365.
 
 pub mod payload;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -78,7 +80,7 @@ async fn unknown_route() -> (StatusCode, String) {
 }
 
 /// Puts the invocation id on every log line of the request.
-async fn invocation_span(request: Request, next: Next) -> Response {
+pub(crate) async fn invocation_span(request: Request, next: Next) -> Response {
     let invocation_id = request
         .headers()
         .get(INVOCATION_ID)
@@ -108,6 +110,8 @@ async fn invoke(
         photo_uploaded(&state, body).await
     } else if function.eq_ignore_ascii_case(RECONCILE) {
         reconcile(&state, body).await
+    } else if web::is_web_function(&function) {
+        return web::not_forwarded(&function);
     } else {
         tracing::warn!(function, "the host invoked an unknown function");
         return (

@@ -135,19 +135,51 @@ impl Rendition {
     }
 }
 
-/// Renders every configured size of one photo.
-pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
+/// What a photo is, found from its header alone, after the same checks
+/// [`render`] makes (size, format, header limits, minimum size): for the web
+/// page, which refuses a file before storing it without decoding a pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inspection {
+    /// The recognised format.
+    pub format: Format,
+    /// Width of the photo as displayed (after EXIF orientation).
+    pub width: u32,
+    /// Height as displayed.
+    pub height: u32,
+}
+
+/// Checks a photo as [`render`] would, reading only its header.
+pub fn inspect(bytes: &[u8], options: &RenderOptions) -> Result<Inspection, PipelineError> {
+    let (header, width, height) = displayed_header(bytes, options)?;
+    Ok(Inspection {
+        format: header.format,
+        width,
+        height,
+    })
+}
+
+/// [`checked_header`] plus the displayed size and the minimum-size check.
+fn displayed_header(
+    bytes: &[u8],
+    options: &RenderOptions,
+) -> Result<(probe::Header, u32, u32), PipelineError> {
     let header = checked_header(bytes, options)?;
-    let format = header.format;
     let (width, height) = geometry::displayed_size(header.width, header.height, header.orientation);
-    let largest = width.min(height);
-    if largest < options.min_size.max(1) {
+    if width.min(height) < options.min_size.max(1) {
         return Err(PipelineError::ImageTooSmall {
             width,
             height,
             min_size: options.min_size,
         });
     }
+    Ok((header, width, height))
+}
+
+/// Renders every configured size of one photo.
+pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, PipelineError> {
+    let (header, width, height) = displayed_header(bytes, options)?;
+    let format = header.format;
+    let largest = width.min(height);
     let sizes = output_sizes(&options.sizes, largest);
     let master_side = *sizes.last().expect("output_sizes is never empty");
 

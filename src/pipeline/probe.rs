@@ -44,6 +44,32 @@ impl Format {
         }
     }
 
+    /// The file extension people use for it.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            Self::Png => "png",
+            Self::Gif => "gif",
+            Self::WebP => "webp",
+            Self::Bmp => "bmp",
+            Self::Tiff => "tif",
+            Self::Heic => "heic",
+        }
+    }
+
+    /// Its MIME type.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Gif => "image/gif",
+            Self::WebP => "image/webp",
+            Self::Bmp => "image/bmp",
+            Self::Tiff => "image/tiff",
+            Self::Heic => "image/heic",
+        }
+    }
+
     /// The `image` crate's name for the format (JPEG has one but is decoded
     /// by libjpeg-turbo; HEIC has none).
     pub fn image_format(self) -> Option<ImageFormat> {

@@ -19,3 +19,5 @@ mod sharepoint;
 mod storage_proxy;
 mod store;
 mod sync;
+mod web;
+mod web_http;

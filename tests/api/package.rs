@@ -18,7 +18,8 @@ async fn package_lays_out_a_loadable_function_app() {
     let (status, stdout, stderr) =
         run_binary(&["package", "--out", &out_text, "--binary", BINARY], &[]);
     assert!(status.success(), "{stderr}");
-    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    // host.json, the binary, the two trigger functions and the web's seven.
+    assert_eq!(stdout.lines().count(), 4 + 7, "{stdout}");
 
     let host = read_json(&out.join("host.json"));
     assert_eq!(host["version"], "2.0");
@@ -99,20 +100,79 @@ fn the_committed_function_folders_are_the_ones_packaged() {
     let out = dir.path().display().to_string();
     let (status, _, stderr) = run_binary(&["package", "--out", &out, "--binary", BINARY], &[]);
     assert!(status.success(), "{stderr}");
-    for file in [
-        "host.json",
-        "PhotoUploaded/function.json",
-        "Reconcile/function.json",
-    ] {
-        let committed = match file {
-            "host.json" => root.join(file),
+    // Every committed function folder, and nothing else, is in the package.
+    let mut committed: Vec<String> = std::fs::read_dir(root.join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    committed.sort();
+    let mut packaged: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    packaged.sort();
+    assert_eq!(committed, packaged);
+    let files = std::iter::once("host.json".to_owned())
+        .chain(committed.iter().map(|f| format!("{f}/function.json")));
+    for file in files {
+        let source = match file.as_str() {
+            "host.json" => root.join(&file),
             other => root.join("functions").join(other),
         };
         assert_eq!(
-            read_json(&committed),
-            read_json(&dir.path().join(file)),
+            read_json(&source),
+            read_json(&dir.path().join(&file)),
             "{file}"
         );
+    }
+}
+
+/// The web functions are exactly what the host forwards: one `httpTrigger`
+/// in and one `http` out (azure-functions-host
+/// `FunctionMetadataExtensions.IsHttpInAndOutFunction`), with forwarding on
+/// in host.json (`DefaultHttpWorkerService.InvokeAsync`), anonymous at the
+/// function level because App Service Authentication signs people in, and
+/// routes that never overlap: the host does not order routes by precedence,
+/// so a catch-all next to a literal would be a coin toss.
+#[test]
+fn the_web_functions_are_forwarded_http_functions_with_distinct_routes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let host = read_json(&root.join("host.json"));
+    assert_eq!(host["customHandler"]["enableForwardingHttpRequest"], true);
+    assert!(
+        host["extensions"]["http"]["routePrefix"].is_null(),
+        "the handler serves /api/photos: keep the default route prefix `api`"
+    );
+    let mut routes = Vec::new();
+    for (name, route, definition) in photosync::handler::web::FUNCTIONS {
+        let parsed: Value = serde_json::from_str(definition).unwrap();
+        let bindings = parsed["bindings"].as_array().unwrap();
+        assert_eq!(bindings.len(), 2, "{name}");
+        let (trigger, output) = (&bindings[0], &bindings[1]);
+        assert_eq!(trigger["type"], "httpTrigger", "{name}");
+        assert_eq!(trigger["direction"], "in", "{name}");
+        assert_eq!(trigger["authLevel"], "anonymous", "{name}");
+        assert_eq!(trigger["route"], route, "{name}");
+        assert!(!trigger["methods"].as_array().unwrap().is_empty(), "{name}");
+        assert_eq!(output["type"], "http", "{name}");
+        assert_eq!(output["direction"], "out", "{name}");
+        routes.push(route);
+    }
+    // No route is a prefix of another's literal part through a parameter.
+    for a in &routes {
+        for b in &routes {
+            if a == b {
+                continue;
+            }
+            let literal = |r: &str| r.split("/{").next().unwrap().to_owned();
+            let catches = |r: &str| r.contains('{');
+            assert!(
+                !(catches(a) && literal(b).starts_with(&format!("{}/", literal(a)))),
+                "{a} would catch {b}"
+            );
+        }
     }
 }
 

@@ -119,3 +119,44 @@ fn landscapes_are_centre_cropped_and_squares_are_kept_whole() {
     let out = decode(&render_ok(&bytes).master().jpeg);
     assert_colour(&out, 1, 100, RED, 60);
 }
+
+/// `inspect` (header only, what the web page checks before storing) reads
+/// the displayed size, and the rendition says where its square is on the
+/// displayed photo (what the page draws), for every EXIF orientation and
+/// both geometric crop rules.
+#[test]
+fn the_preview_square_is_the_square_render_cuts() {
+    // 200x400 as displayed: red above row 60, blue below.
+    let shown = RgbImage::from_fn(200, 400, |_, y| Rgb(if y < 60 { RED } else { BLUE }));
+    for tag in 1..=8u8 {
+        let orientation = Orientation::from_exif(tag).unwrap();
+        let mut stored = DynamicImage::ImageRgb8(shown.clone());
+        stored.apply_orientation(inverse(orientation));
+        let jpeg = corpus::with_exif(
+            &corpus::jpeg(&stored.into_rgb8(), 95, false),
+            u16::from(tag),
+        );
+        for (crop, top) in [(CropMode::Top, 30), (CropMode::Center, 100)] {
+            let options = RenderOptions {
+                crop,
+                ..RenderOptions::default()
+            };
+            let inspection = photosync::pipeline::inspect(&jpeg, &options).unwrap();
+            assert_eq!((inspection.width, inspection.height), (200, 400));
+            let rendition = render_with(&jpeg, &options);
+            let square = rendition.square;
+            assert_eq!(
+                (square.x, square.y, square.side),
+                (0, top, 200),
+                "orientation {tag} {crop:?}"
+            );
+            let out = decode(&rendition.master().jpeg);
+            // Rows above 60 - top are red in the square, the rest blue.
+            let red_rows = 60u32.saturating_sub(top);
+            if red_rows > 10 {
+                assert_colour(&out, 100, red_rows / 2, RED, 40);
+            }
+            assert_colour(&out, 100, red_rows + 10, BLUE, 40);
+        }
+    }
+}

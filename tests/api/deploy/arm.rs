@@ -27,6 +27,8 @@ pub(super) const ARM_FUNCTIONS: &[&str] = &[
     "reference",
     "resourcegroup",
     "resourceid",
+    "string",
+    "subscription",
     "subscriptionresourceid",
     "take",
     "tolower",
@@ -399,7 +401,16 @@ impl<'a> Evaluator<'a> {
                 }
                 json!(out)
             }
-            "environment" => json!({"suffixes": {"storage": "core.windows.net"}}),
+            "environment" => json!({"suffixes": {"storage": "core.windows.net"},
+                                    "authentication": {"loginEndpoint": "https://login.microsoftonline.com/"}}),
+            "subscription" => json!({"subscriptionId": "0000", "tenantId": "contoso-test-tenant"}),
+            // ARM writes booleans as `True` / `False`.
+            "string" => json!(match &values[0] {
+                Value::Bool(true) => "True".to_owned(),
+                Value::Bool(false) => "False".to_owned(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
             "resourcegroup" => {
                 json!({"id": "/subscriptions/0000/resourceGroups/photosync", "location": "westeurope"})
             }

@@ -21,6 +21,7 @@ mod log_secrecy;
 mod package_zip;
 mod template_resources;
 mod template_shape;
+mod template_sign_in;
 
 // Helpers shared by the template tests.
 

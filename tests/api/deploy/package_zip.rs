@@ -62,13 +62,18 @@ fn package_writes_a_deployable_zip_for_each_trigger_source() {
     for (source, expected_source) in [("polling", None), ("eventgrid", Some("EventGrid"))] {
         let zip_path = dir.path().join(format!("dist/photosync-{source}.zip"));
         let stdout = package_zip(&zip_path, &fake, source);
-        assert_eq!(stdout.lines().count(), 4, "{stdout}");
+        assert_eq!(stdout.lines().count(), 4 + 7, "{stdout}");
 
         let entries = read_zip(&zip_path);
         let names: Vec<&str> = entries.keys().map(String::as_str).collect();
         let photo_uploaded = format!("{PHOTO_UPLOADED}/function.json");
         let reconcile = format!("{RECONCILE}/function.json");
+        let web: Vec<String> = photosync::handler::web::FUNCTIONS
+            .iter()
+            .map(|(name, _, _)| format!("{name}/function.json"))
+            .collect();
         let mut expected = vec!["host.json", "photosync", &photo_uploaded, &reconcile];
+        expected.extend(web.iter().map(String::as_str));
         expected.sort();
         assert_eq!(
             names, expected,
