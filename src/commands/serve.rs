@@ -60,7 +60,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         settings.max_body_bytes(),
     )
     .merge(handler::web::router(portal, &settings.web));
-    handler::run(listener, router, shutdown_signal())
+    let limits = handler::server::Limits {
+        max_connections: handler::server::MAX_CONNECTIONS,
+        header_timeout: settings.header_timeout,
+        body_timeout: settings.body_timeout,
+    };
+    handler::run(listener, router, limits, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     tracing::info!("stopped");

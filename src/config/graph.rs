@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use super::{Env, SettingsError};
+use super::{Env, SettingsError, bounded};
 use crate::graph::{GraphSettings, MatchBy};
 use crate::identity::Credentials;
 use crate::resilience::RetryPolicy;
@@ -56,32 +56,6 @@ pub(super) fn graph(env: &Env) -> Result<GraphSettings, SettingsError> {
             ..defaults
         },
     })
-}
-
-/// A number setting within `range` (inclusive), `default` when unset.
-pub(super) fn bounded<T>(
-    env: &Env,
-    name: &str,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, SettingsError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-    T::Err: std::fmt::Display,
-{
-    let value: T = env.parse(name, default)?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(SettingsError::new(
-            name,
-            format!(
-                "`{value}` must be between {} and {}",
-                range.start(),
-                range.end()
-            ),
-        ))
-    }
 }
 
 /// The URL of a Microsoft service (authority, Graph, a SharePoint host):

@@ -32,6 +32,14 @@ pub const FALLBACK_PORT: u16 = 8080;
 pub struct Settings {
     /// Port on 127.0.0.1 for the handler; `None` when the host set no port variable.
     pub port: Option<u16>,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle connection stays open (`PHOTOSYNC_HANDLER_HEADER_TIMEOUT_SECS`,
+    /// 1–120, default 10): the host sends at once; a stalled client is closed.
+    pub header_timeout: std::time::Duration,
+    /// How long the rest of a request's body may take once its headers are
+    /// in (`PHOTOSYNC_HANDLER_BODY_TIMEOUT_SECS`, 1–600, default 60: ample
+    /// for 70 MB over loopback).
+    pub body_timeout: std::time::Duration,
     /// How to reach blob storage.
     pub storage: StorageSettings,
     /// Container names, shared with `function.json` through `%SETTING%` expansion.
@@ -173,6 +181,32 @@ impl Env {
     }
 }
 
+/// A number setting within `range` (inclusive), `default` when unset.
+fn bounded<T>(
+    env: &Env,
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, SettingsError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    T::Err: std::fmt::Display,
+{
+    let value: T = env.parse(name, default)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(SettingsError::new(
+            name,
+            format!(
+                "`{value}` must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -194,6 +228,18 @@ impl Settings {
         let graph = graph::graph(&env)?;
         Ok(Self {
             port: port(&env)?,
+            header_timeout: std::time::Duration::from_secs(bounded(
+                &env,
+                "PHOTOSYNC_HANDLER_HEADER_TIMEOUT_SECS",
+                10,
+                1..=120,
+            )?),
+            body_timeout: std::time::Duration::from_secs(bounded(
+                &env,
+                "PHOTOSYNC_HANDLER_BODY_TIMEOUT_SECS",
+                60,
+                1..=600,
+            )?),
             storage: storage(&env)?,
             containers: containers(&env)?,
             web: web::web(&env, graph.match_by, render.max_bytes)?,
@@ -304,6 +350,12 @@ fn containers(env: &Env) -> Result<Containers, SettingsError> {
             "must differ from the thumbnails and state containers (writes there would re-trigger the blob trigger)",
         ));
     }
+    if containers.state == containers.thumbnails {
+        return Err(SettingsError::new(
+            "PHOTOSYNC_STATE_CONTAINER",
+            "must differ from PHOTOSYNC_THUMBNAILS_CONTAINER (apps read thumbnails from there; the ledger and reports are private)",
+        ));
+    }
     Ok(containers)
 }
 
@@ -332,13 +384,12 @@ fn render(env: &Env) -> Result<RenderOptions, SettingsError> {
         None => defaults.sizes.clone(),
         Some(raw) => parse_sizes(raw).map_err(|p| SettingsError::new("PHOTOSYNC_SIZES", p))?,
     };
-    let quality: u8 = env.parse("PHOTOSYNC_JPEG_QUALITY", defaults.jpeg_quality)?;
-    if !(1..=100).contains(&quality) {
-        return Err(SettingsError::new(
-            "PHOTOSYNC_JPEG_QUALITY",
-            format!("`{quality}` must be between 1 and 100"),
-        ));
-    }
+    let quality: u8 = bounded(
+        env,
+        "PHOTOSYNC_JPEG_QUALITY",
+        defaults.jpeg_quality,
+        1..=100,
+    )?;
     let crop = match env
         .get("PHOTOSYNC_CROP")
         .map(str::to_ascii_lowercase)
@@ -367,21 +418,27 @@ fn render(env: &Env) -> Result<RenderOptions, SettingsError> {
     // Options without a setting keep the pipeline's defaults.
     #[allow(clippy::needless_update)]
     let options = RenderOptions {
-        min_size: env.parse("PHOTOSYNC_MIN_SIZE", defaults.min_size)?,
-        max_bytes: env.parse("PHOTOSYNC_MAX_BYTES", defaults.max_bytes)?,
-        max_pixels: env.parse("PHOTOSYNC_MAX_PIXELS", defaults.max_pixels)?,
+        min_size: bounded(env, "PHOTOSYNC_MIN_SIZE", defaults.min_size, 16..=4096)?,
+        // The host refuses requests over 100 MB, and the photo arrives
+        // base64-encoded (4/3 larger): 75 MB is the most a trigger can carry.
+        max_bytes: bounded(
+            env,
+            "PHOTOSYNC_MAX_BYTES",
+            defaults.max_bytes,
+            1024..=75 * 1024 * 1024,
+        )?,
+        max_pixels: bounded(
+            env,
+            "PHOTOSYNC_MAX_PIXELS",
+            defaults.max_pixels,
+            10_000..=500_000_000,
+        )?,
         sizes,
         jpeg_quality: quality,
         crop,
         background,
         ..defaults
     };
-    if options.max_bytes == 0 || options.max_pixels == 0 {
-        return Err(SettingsError::new(
-            "PHOTOSYNC_MAX_BYTES / PHOTOSYNC_MAX_PIXELS",
-            "limits must be greater than zero",
-        ));
-    }
     Ok(options)
 }
 
@@ -428,12 +485,22 @@ fn log(env: &Env) -> Result<LogSettings, SettingsError> {
             ));
         }
     };
-    let filter = env
-        .get("PHOTOSYNC_LOG")
-        .or_else(|| env.get("RUST_LOG"))
-        .unwrap_or("info")
-        .to_owned();
-    Ok(LogSettings { format, filter })
+    let (name, filter) = match (env.get("PHOTOSYNC_LOG"), env.get("RUST_LOG")) {
+        (Some(f), _) => ("PHOTOSYNC_LOG", f),
+        (None, Some(f)) => ("RUST_LOG", f),
+        (None, None) => ("PHOTOSYNC_LOG", "info"),
+    };
+    // Checked now: a filter that does not parse would otherwise silently log nothing.
+    tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
+        SettingsError::new(
+            name,
+            format!("`{filter}` is not a log filter ({e}); e.g. `info` or `photosync=debug,warn`"),
+        )
+    })?;
+    Ok(LogSettings {
+        format,
+        filter: filter.to_owned(),
+    })
 }
 
 #[cfg(test)]

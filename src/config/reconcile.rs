@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Env, SettingsError};
+use super::{Env, SettingsError, bounded};
 
 /// The host's default `functionTimeout` on the Consumption plan.
 const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(600);
@@ -32,17 +32,18 @@ pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
     let default_budget = function_timeout(&app_root.join("host.json"))
         .unwrap_or(DEFAULT_FUNCTION_TIMEOUT)
         .mul_f64(0.8);
+    // At least a second (0 would stop every run before it starts); at most
+    // a day, far beyond any host's functionTimeout.
     let budget = match env.get("PHOTOSYNC_RECONCILE_BUDGET_SECS") {
         None => default_budget,
-        Some(_) => Duration::from_secs(env.parse("PHOTOSYNC_RECONCILE_BUDGET_SECS", 0u64)?),
+        Some(_) => Duration::from_secs(bounded(
+            env,
+            "PHOTOSYNC_RECONCILE_BUDGET_SECS",
+            0u64,
+            1..=86_400,
+        )?),
     };
-    let concurrency: usize = env.parse("PHOTOSYNC_RECONCILE_CONCURRENCY", 8)?;
-    if !(1..=256).contains(&concurrency) {
-        return Err(SettingsError::new(
-            "PHOTOSYNC_RECONCILE_CONCURRENCY",
-            format!("`{concurrency}` must be between 1 and 256"),
-        ));
-    }
+    let concurrency: usize = bounded(env, "PHOTOSYNC_RECONCILE_CONCURRENCY", 8, 1..=256)?;
     Ok(ReconcileSettings {
         budget,
         concurrency,

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::graph::{bounded, parse_service_url};
-use super::{Env, SettingsError};
+use super::graph::parse_service_url;
+use super::{Env, SettingsError, bounded};
 use crate::sharepoint::{DEFAULT_LIBRARY_PATH, SharePointSettings};
 
 pub(super) fn sharepoint(env: &Env) -> Result<Option<SharePointSettings>, SettingsError> {

@@ -315,3 +315,41 @@ mod graph {
         }
     }
 }
+
+/// Every setting is bounded: each value a careless admin (or a fuzzer)
+/// might type stops start-up naming the setting (issue 15's table).
+#[test]
+fn out_of_range_settings_are_refused_naming_the_setting() {
+    let cases: &[(&str, &str)] = &[
+        ("PHOTOSYNC_GRAPH_TIMEOUT_SECS", "0"),
+        ("PHOTOSYNC_RECONCILE_BUDGET_SECS", "0"),
+        ("PHOTOSYNC_MIN_SIZE", "4294967295"),
+        ("PHOTOSYNC_MIN_SIZE", "0"),
+        ("PHOTOSYNC_MAX_PIXELS", "18446744073709551615"),
+        ("PHOTOSYNC_MAX_PIXELS", "0"),
+        ("PHOTOSYNC_MAX_BYTES", "0"),
+        ("PHOTOSYNC_MAX_BYTES", "999999999999"),
+        ("PHOTOSYNC_JPEG_QUALITY", "0"),
+        ("PHOTOSYNC_RECONCILE_CONCURRENCY", "100000"),
+        ("PHOTOSYNC_HANDLER_HEADER_TIMEOUT_SECS", "0"),
+        ("PHOTOSYNC_LOG", "photosync=loud"),
+        ("IDENTITY_ENDPOINT", "file:///etc/passwd"),
+    ];
+    for (name, value) in cases {
+        let mut vars = vec![(*name, *value)];
+        if *name == "IDENTITY_ENDPOINT" {
+            vars.push(("IDENTITY_HEADER", "h"));
+        }
+        let e = error(&vars);
+        assert_eq!(e.setting, *name, "{name}={value}: {e}");
+        assert!(
+            e.to_string().contains(value) || e.to_string().contains("must"),
+            "{e}"
+        );
+    }
+    let e = error(&[
+        ("PHOTOSYNC_STATE_CONTAINER", "shared"),
+        ("PHOTOSYNC_THUMBNAILS_CONTAINER", "shared"),
+    ]);
+    assert_eq!(e.setting, "PHOTOSYNC_STATE_CONTAINER", "{e}");
+}

@@ -5,6 +5,7 @@
 //! Nothing here touches storage or Microsoft 365.
 
 pub mod payload;
+pub mod server;
 pub mod web;
 
 use std::future::Future;
@@ -58,16 +59,15 @@ pub fn router(engine: Engine, photos_container: &str, max_body_bytes: usize) -> 
         .with_state(state)
 }
 
-/// Serves on an already-bound listener until `shutdown` completes, then lets
-/// in-flight invocations finish.
+/// Serves on an already-bound listener, within `limits`, until `shutdown`
+/// completes, then lets in-flight invocations finish.
 pub async fn run(
     listener: TcpListener,
     router: Router,
+    limits: server::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, router, limits, shutdown).await
 }
 
 /// The host's readiness probe: any answer counts.

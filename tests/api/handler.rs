@@ -248,3 +248,64 @@ fn an_unreadable_certificate_stops_start_up_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// Connections that never send a request, or stall in the middle of one,
+/// are closed after the configured time; meanwhile the host is still served.
+#[tokio::test]
+async fn silent_and_stalled_connections_are_closed_and_never_block_the_host() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(&[
+        ("PHOTOSYNC_HANDLER_HEADER_TIMEOUT_SECS", "1"),
+        ("PHOTOSYNC_HANDLER_BODY_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let address = format!("127.0.0.1:{}", app.port);
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stalled
+        .write_all(b"POST /Reconcile HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"Data\"")
+        .await
+        .unwrap();
+    // The host's readiness probe and an invocation still get answers.
+    let ready = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let logs = well_formed(
+        app.invoke("Reconcile", "inv-busy", timer_body(Value::Null).to_string())
+            .await,
+    )
+    .await;
+    assert!(logs[0].starts_with("reconcile: "), "{logs:?}");
+    // Each silent connection is closed by the server (EOF), within a bound.
+    for mut connection in silent.into_iter().take(20) {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            connection.read(&mut byte),
+        )
+        .await
+        .expect("closed by the header timeout");
+        assert_eq!(read.unwrap_or(0), 0, "closed, not answered");
+    }
+    // The stalled body gets an answer or a close, not an open socket forever.
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stalled.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the stalled request is ended by the body timeout")
+    .ok();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408") || text.starts_with("HTTP/1.1 4"),
+        "{text}"
+    );
+}

@@ -18,8 +18,15 @@ fn tick() -> String {
 
 async fn reconcile(app: &TestApp) -> String {
     let response = app.invoke("Reconcile", "inv-timer", tick()).await;
-    assert_eq!(response.status(), 200);
+    let status = response.status();
     let answer: Value = response.json().await.unwrap();
+    // On a failure, what the run said and logged is the diagnosis.
+    let problems: Vec<String> = app
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("\"WARN\"") || l.contains("\"ERROR\""))
+        .collect();
+    assert_eq!(status, 200, "{answer}\n{problems:#?}");
     answer["Logs"][0].as_str().unwrap().to_owned()
 }
 
@@ -168,9 +175,9 @@ async fn the_time_budget_stops_early_and_the_next_run_completes_the_rest() {
 }
 
 #[tokio::test]
-async fn a_thousand_photos_never_exceed_the_graph_cap() {
+async fn hundreds_of_photos_never_exceed_the_graph_cap() {
     let (app, fake) = start(
-        1000,
+        300,
         &[
             ("PHOTOSYNC_SIZES", "96"),
             ("PHOTOSYNC_RECONCILE_CONCURRENCY", "32"),
@@ -180,7 +187,7 @@ async fn a_thousand_photos_never_exceed_the_graph_cap() {
     // Slow enough that uploads overlap and the cap matters.
     fake.set_photo_delay(std::time::Duration::from_millis(20));
     let photo = jpeg(100, 100);
-    let uploads = (0..1000).map(|i| {
+    let uploads = (0..300).map(|i| {
         let app = &app;
         let photo = photo.clone();
         async move { upload(app, &format!("user{i}@contoso.com.jpg"), photo).await }
@@ -192,7 +199,7 @@ async fn a_thousand_photos_never_exceed_the_graph_cap() {
     let mut line = reconcile(&app).await;
     // A storage hiccup leaves a photo for the next tick; it must be the exception.
     for _ in 0..2 {
-        if line.contains("1000 synced") {
+        if line.contains("300 synced") {
             break;
         }
         let problems: Vec<String> = app
@@ -203,8 +210,8 @@ async fn a_thousand_photos_never_exceed_the_graph_cap() {
         eprintln!("not all synced in one run: {line}\n{problems:#?}");
         line = reconcile(&app).await;
     }
-    assert!(line.contains("1000 synced"), "{line}");
-    assert_eq!(puts(&fake), 1000);
+    assert!(line.contains("300 synced"), "{line}");
+    assert_eq!(puts(&fake), 300);
     let cap = fake.max_in_flight();
     assert!(cap <= 4, "{cap} photo requests were in flight at once");
     assert_eq!(cap, 4, "the cap is used");

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -62,10 +63,43 @@ pub(super) async fn run_all(
     stop: &AtomicBool,
 ) -> Vec<Worked> {
     progress(Progress::Planned(jobs.len()));
+    let budget = Budget {
+        started,
+        limit: settings.budget,
+        stop,
+        begun: AtomicBool::new(false),
+    };
     let (first, second) = waves(jobs);
-    let mut outcomes = wave(flow, first, settings, started, progress, stop).await;
-    outcomes.extend(wave(flow, second, settings, started, progress, stop).await);
+    let concurrency = settings.concurrency;
+    let mut outcomes = wave(flow, first, concurrency, &budget, progress).await;
+    outcomes.extend(wave(flow, second, concurrency, &budget, progress).await);
     outcomes
+}
+
+/// When a run stops starting work. The budget counts from the start of the
+/// run, listing included, so on a slow instance listing alone can spend it:
+/// the first photo starts anyway, so every run makes progress and a big
+/// container is never stuck behind its own listing.
+struct Budget<'a> {
+    /// When the run started.
+    started: Instant,
+    /// `PHOTOSYNC_RECONCILE_BUDGET_SECS`.
+    limit: Duration,
+    /// Ctrl-C or shutdown: start nothing more, not even a first photo.
+    stop: &'a AtomicBool,
+    /// Whether a photo was started in this run.
+    begun: AtomicBool,
+}
+
+impl Budget<'_> {
+    /// Whether the next photo may start now.
+    fn allows_another(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let first = !self.begun.swap(true, Ordering::Relaxed);
+        first || self.started.elapsed() < self.limit
+    }
 }
 
 /// Splits off, per key, every photo but the newest.
@@ -98,28 +132,26 @@ fn waves(jobs: Vec<Work>) -> (Vec<Work>, Vec<Work>) {
 async fn wave(
     flow: &Flow,
     jobs: Vec<Work>,
-    settings: &ReconcileSettings,
-    started: Instant,
+    concurrency: usize,
+    budget: &Budget<'_>,
     progress: &(dyn Fn(Progress) + Sync),
-    stop: &AtomicBool,
 ) -> Vec<Worked> {
     // Listing order is by name: stable, so what is left runs first next time
     // only if still due, and nothing starves.
     futures::stream::iter(jobs)
         .map(|work| async move {
             let photo = work.photo().to_owned();
-            let over = started.elapsed() >= settings.budget || stop.load(Ordering::Relaxed);
-            let done = if over {
-                None
-            } else {
+            let done = if budget.allows_another() {
                 Some(one(flow, work).await)
+            } else {
+                None
             };
             if done == Some(true) {
                 progress(Progress::Worked);
             }
             (photo, done)
         })
-        .buffer_unordered(settings.concurrency)
+        .buffer_unordered(concurrency)
         .collect()
         .await
 }
