@@ -168,6 +168,9 @@ fn main() -> ExitCode {
         _ => {}
     }
     photosync::telemetry::init(&settings.log);
+    for unknown in &settings.unknown {
+        tracing::warn!(setting = %unknown.name, "{unknown}");
+    }
     match run(cli.command, settings) {
         Ok(code) => code,
         Err(e) => {
@@ -221,14 +224,14 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 trigger_source,
             };
             for file in commands::package::run(&job)? {
-                println!("{}", job.out.join(file).display());
+                photosync::say!("{}", job.out.join(file).display());
             }
         }
         Command::Preview { dir, out } => {
             let out = out.unwrap_or_else(|| commands::preview::default_out(dir.as_deref()));
             let job = commands::preview::PreviewJob { dir, out };
             let summary = runtime()?.block_on(commands::preview::run(&settings, &job))?;
-            println!(
+            photosync::say!(
                 "{}: {} photos shown, {} with warnings, {} could not be rendered, {} other files",
                 job.out.display(),
                 summary.rendered,

@@ -14,7 +14,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             .ensure_container()
             .await
             .with_context(|| format!("cannot create {}", store.location()))?;
-        println!("ready: {}", store.location());
+        crate::say!("ready: {}", store.location());
     }
     Ok(())
 }

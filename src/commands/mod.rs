@@ -3,6 +3,8 @@
 //! Exit codes say what kind of thing happened, so a script (or an admin)
 //! can tell a typo from an outage: see [`ExitKind`].
 
+mod say;
+
 pub mod init;
 pub mod package;
 pub mod preview;
@@ -11,6 +13,8 @@ pub mod retry;
 pub mod serve;
 pub mod sync;
 pub mod thumbnail;
+
+pub use say::say;
 
 use crate::config::{ConfigurationError, SettingsError};
 use crate::store::StoreError;

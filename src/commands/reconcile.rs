@@ -20,7 +20,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
         .context("the storage settings are not usable")?;
     let engine = engine(settings, stores)?;
     let summary = run_engine(&engine).await?;
-    println!("{}", summary.line());
+    crate::say!("{}", summary.line());
     Ok(summary)
 }
 
@@ -82,7 +82,7 @@ pub async fn run_engine(engine: &Engine) -> anyhow::Result<RunSummary> {
                 }
             }
             None if event == Progress::Worked && w % 25 == 0 => {
-                println!("progress: {e} photos examined, {w} processed");
+                crate::say!("progress: {e} photos examined, {w} processed");
             }
             None => {}
         }

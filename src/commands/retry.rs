@@ -51,7 +51,7 @@ pub async fn run(
                     .forget(&Ledger::key(&name))
                     .await
                     .with_context(|| format!("cannot delete the unreadable record of {name}"))?;
-                println!(
+                crate::say!(
                     "deleted the unreadable record of {name}: the next run processes it as new"
                 );
                 marked += 1;
@@ -60,13 +60,13 @@ pub async fn run(
             other => other.with_context(|| format!("cannot update the record of {name}"))?,
         };
         if asked {
-            println!("will retry: {name}");
+            crate::say!("will retry: {name}");
             marked += 1;
         } else {
-            println!("no record for {name}: the next run processes it as new");
+            crate::say!("no record for {name}: the next run processes it as new");
         }
     }
-    println!(
+    crate::say!(
         "{marked} photo(s) marked; the next Reconcile run (or `photosync reconcile`) processes them"
     );
     Ok(marked)

@@ -65,38 +65,39 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
         .collect();
     failures.sort_by(|a, b| a.photo.cmp(&b.photo));
 
-    println!(
+    crate::say!(
         "\n{} files in {} ({} processed this run)",
         summary.examined,
         job.dir.display(),
         summary.worked
     );
     for (status, count) in &summary.counts {
-        println!("  {status:<10} {count:>6}");
+        crate::say!("  {status:<10} {count:>6}");
     }
     if summary.left > 0 {
-        println!(
+        crate::say!(
             "  {:<10} {:>6}  (stopped early: run again to finish)",
-            "left", summary.left
+            "left",
+            summary.left
         );
     }
     if !failures.is_empty() {
-        println!("\nfailed:");
+        crate::say!("\nfailed:");
         for record in &failures {
             let (code, message) = record
                 .problem
                 .as_ref()
                 .map_or(("", ""), |p| (p.code.as_str(), p.message.as_str()));
-            println!("  {}  {code}: {message}", record.photo);
+            crate::say!("  {}  {code}: {message}", record.photo);
         }
     }
     for unusable in &summary.unusable {
-        println!("  {}  invalid-name: {}", unusable.name, unusable.reason);
+        crate::say!("  {}  invalid-name: {}", unusable.name, unusable.reason);
     }
     for corrupt in &summary.corrupt {
-        println!("  {}  ledger-corrupt: {}", corrupt.key, corrupt.reason);
+        crate::say!("  {}  ledger-corrupt: {}", corrupt.key, corrupt.reason);
     }
-    println!(
+    crate::say!(
         "\nthumbnails: {}\nreport:     {}",
         out.join(&thumbnails_dir).display(),
         state_dir.join("reports").join("latest.html").display()

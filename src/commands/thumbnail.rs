@@ -45,7 +45,7 @@ pub fn run(job: &ThumbnailJob) -> anyhow::Result<usize> {
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                     match outcome {
-                        Ok(line) => println!("{}: {line}", file.display()),
+                        Ok(line) => crate::say!("{}: {line}", file.display()),
                         Err(error) => {
                             failed.fetch_add(1, Ordering::Relaxed);
                             eprintln!("{}: {error:#}", file.display());

@@ -9,6 +9,7 @@
 pub mod connection_string;
 pub mod env_file;
 mod graph;
+mod known;
 mod reconcile;
 mod sharepoint;
 mod web;
@@ -21,6 +22,7 @@ use url::Url;
 use crate::graph::GraphSettings;
 use crate::pipeline::{CropMode, RenderOptions};
 pub use connection_string::{BlobAuth, BlobConnection};
+pub use known::UnknownSetting;
 pub use reconcile::ReconcileSettings;
 pub use web::{WebAuth, WebSettings};
 
@@ -56,6 +58,10 @@ pub struct Settings {
     pub sharepoint: Option<crate::sharepoint::SharePointSettings>,
     /// The web page: sign-in trust, roles, upload limits.
     pub web: WebSettings,
+    /// `PHOTOSYNC_*` variables photosync does not read (typos): logged as
+    /// warnings once logging is set up, never fatal (an old setting left
+    /// behind must not stop a deployment).
+    pub unknown: Vec<UnknownSetting>,
 }
 
 /// The three containers the product uses.
@@ -248,6 +254,7 @@ impl Settings {
             graph,
             reconcile: reconcile::reconcile(&env)?,
             sharepoint: sharepoint::sharepoint(&env)?,
+            unknown: known::unknown(env.0.keys().map(String::as_str)),
         })
     }
 

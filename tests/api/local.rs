@@ -12,7 +12,7 @@ use crate::fakes::graph::{FakeGraph, FakeUser};
 use crate::helpers::{BINARY, temp_dir};
 
 /// A copy of the committed samples in a fresh folder; returns (root, photos dir).
-fn samples() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn samples() -> (tempfile::TempDir, PathBuf) {
     let root = temp_dir();
     let photos = root.path().join("photos");
     copy_dir(

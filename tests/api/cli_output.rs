@@ -1,0 +1,73 @@
+//! What the command line prints when its reader goes away or a setting is
+//! misspelt: the two ways a script around photosync goes wrong quietly.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use crate::helpers::BINARY;
+use crate::local::samples;
+
+/// `photosync sync DIR | head -2`: the reader closes stdout before photosync
+/// writes its summary. The run finishes, records everything, and exits as it
+/// would have (1: the samples include photos that fail), without a panic.
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    let (root, photos) = samples();
+    let out = root.path().join("out");
+    let mut child = Command::new(BINARY)
+        .args([
+            "sync",
+            photos.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closing our end first makes every write of the child fail with EPIPE.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        out.join("photosync/reports/latest.json").is_file(),
+        "the run completed and wrote its report"
+    );
+}
+
+/// A typo in a setting's name is a warning that names the likely setting;
+/// the run goes on (an old setting left behind must not stop a deployment).
+#[test]
+fn a_misspelt_setting_is_named_with_a_did_you_mean() {
+    let (root, photos) = samples();
+    let out = root.path().join("out");
+    let output = Command::new(BINARY)
+        .args([
+            "sync",
+            photos.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PHOTOSYNC_CROPP", "top")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("PHOTOSYNC_CROPP is not one photosync reads; did you mean PHOTOSYNC_CROP?"),
+        "{stderr}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+}
