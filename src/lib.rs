@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod graph;
 pub mod handler;
+pub mod html;
 pub mod identity;
 pub mod pipeline;
 pub mod portal;

@@ -1,6 +1,6 @@
 //! Fuzzes the pipeline's entry point: any bytes must give thumbnails or a
 //! `PipelineError`, never a panic, crash or runaway allocation.
-//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run render` from the crate root.
+//! Run: `cargo +nightly fuzz run render` from the crate root.
 
 #![no_main]
 

@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use futures::TryStreamExt as _;
 
 use crate::config::Settings;
+use crate::html::escape;
 use crate::pipeline::{self, Overview, RenderOptions, Rendition};
 use crate::store::Store;
 
@@ -251,22 +252,6 @@ fn card(html: &mut String, entry: &Entry) {
     html.push_str("</section>\n");
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Where the page goes when `--out` is not given.
 pub fn default_out(dir: Option<&Path>) -> PathBuf {
     match dir {
@@ -288,16 +273,3 @@ body{font-family:system-ui,sans-serif;margin:1.5rem;background:#f6f6f6;color:#22
 .code{font-family:ui-monospace,monospace;font-weight:600}
 </style>
 ";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_escaped() {
-        assert_eq!(
-            escape("<img src=x onerror='a'>&\""),
-            "&lt;img src=x onerror=&#39;a&#39;&gt;&amp;&quot;"
-        );
-    }
-}

@@ -7,14 +7,10 @@ use std::process::{Command, Stdio};
 use crate::helpers::BINARY;
 use crate::local::samples;
 
-/// `photosync sync DIR | head -2`: the reader closes stdout before photosync
-/// writes its summary. The run finishes, records everything, and exits as it
-/// would have (1: the samples include photos that fail), without a panic.
-#[test]
-fn a_reader_that_goes_away_is_not_a_crash() {
-    let (root, photos) = samples();
-    let out = root.path().join("out");
-    let mut child = Command::new(BINARY)
+/// `photosync sync DIR --out OUT` with a clean environment plus `env`.
+fn sync_command(photos: &std::path::Path, out: &std::path::Path, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
         .args([
             "sync",
             photos.to_str().unwrap(),
@@ -23,6 +19,18 @@ fn a_reader_that_goes_away_is_not_a_crash() {
         ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied());
+    command
+}
+
+/// `photosync sync DIR | head -2`: the reader closes stdout before photosync
+/// writes its summary. The run finishes, records everything, and exits as it
+/// would have (1: the samples include photos that fail), without a panic.
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    let (root, photos) = samples();
+    let out = root.path().join("out");
+    let mut child = sync_command(&photos, &out, &[])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -52,16 +60,7 @@ fn a_reader_that_goes_away_is_not_a_crash() {
 fn a_misspelt_setting_is_named_with_a_did_you_mean() {
     let (root, photos) = samples();
     let out = root.path().join("out");
-    let output = Command::new(BINARY)
-        .args([
-            "sync",
-            photos.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PHOTOSYNC_CROPP", "top")
+    let output = sync_command(&photos, &out, &[("PHOTOSYNC_CROPP", "top")])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

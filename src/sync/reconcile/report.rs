@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::RunSummary;
 use super::targets;
+use crate::html::escape;
 use crate::problem::ProblemCode;
 use crate::store::{BlobProperties, StoreError, WriteMode};
 use crate::sync::flow::Flow;
@@ -177,14 +178,6 @@ pub fn csv(rows: &[Row]) -> Vec<u8> {
 /// What an admin should do about a problem code shown in a report.
 pub fn advice(code: &str) -> &'static str {
     ProblemCode::parse(code).map_or("", ProblemCode::advice)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// A self-contained page: counts, failures first with what to do, then
