@@ -22,7 +22,11 @@ fn every_hostile_file_gets_its_code_without_a_large_allocation() {
         match (file.expect, result) {
             ("synced", Ok(_)) => {}
             ("icc-profile-ignored", Ok(r)) => {
-                assert!(r.warnings.contains(&Warning::IccProfileIgnored), "{:?}", r.warnings)
+                assert!(
+                    r.warnings.contains(&Warning::IccProfileIgnored),
+                    "{:?}",
+                    r.warnings
+                )
             }
             (code, Err(e)) => assert_eq!(e.code().as_str(), code, "{}: {e}", file.what),
             (code, Ok(_)) => panic!("{}: rendered, expected {code}", file.what),
@@ -43,7 +47,10 @@ fn refusals_name_the_prediction_the_limit_and_what_to_export() {
     );
     let progressive = hostile_files::progressive_jpeg(10_000, 10_000, 3, 20);
     let message = estimate(&progressive, &options).unwrap_err().to_string();
-    assert!(message.contains("baseline (non-progressive) JPEG"), "{message}");
+    assert!(
+        message.contains("baseline (non-progressive) JPEG"),
+        "{message}"
+    );
     // A bigger budget accepts what a smaller one refuses.
     let generous = RenderOptions {
         max_decode_bytes: 1024 << 20,
