@@ -242,26 +242,40 @@ fn accumulate(
     let flat = |v: u8, a: u8, bg: u8| {
         (u32::from(v) * u32::from(a) + u32::from(bg) * (255 - u32::from(a)) + 127) / 255
     };
+    let add = |cell: &mut [u32], px: &[u8]| match *px {
+        [g] => {
+            cell[0] += u32::from(g);
+            cell[1] += u32::from(g);
+            cell[2] += u32::from(g);
+        }
+        [g, a] => {
+            cell[0] += flat(g, a, background[0]);
+            cell[1] += flat(g, a, background[1]);
+            cell[2] += flat(g, a, background[2]);
+        }
+        [r, g, b] => {
+            cell[0] += u32::from(r);
+            cell[1] += u32::from(g);
+            cell[2] += u32::from(b);
+        }
+        [r, g, b, a] => {
+            cell[0] += flat(r, a, background[0]);
+            cell[1] += flat(g, a, background[1]);
+            cell[2] += flat(b, a, background[2]);
+        }
+        _ => {}
+    };
+    if dx == 1 && x0 == 0 {
+        // The common case: each cell takes the next `f` pixels.
+        for (cell, pixels) in cells.chunks_exact_mut(3).zip(data.chunks(f * channels)) {
+            for px in pixels.chunks_exact(channels) {
+                add(cell, px);
+            }
+        }
+        return;
+    }
     for (i, px) in data.chunks_exact(channels).enumerate() {
-        let cell = &mut cells[(x0 + i * dx) / f * 3..][..3];
-        let rgb = match *px {
-            [g] => [u32::from(g); 3],
-            [g, a] => [
-                flat(g, a, background[0]),
-                flat(g, a, background[1]),
-                flat(g, a, background[2]),
-            ],
-            [r, g, b] => [u32::from(r), u32::from(g), u32::from(b)],
-            [r, g, b, a] => [
-                flat(r, a, background[0]),
-                flat(g, a, background[1]),
-                flat(b, a, background[2]),
-            ],
-            _ => [0; 3],
-        };
-        cell[0] += rgb[0];
-        cell[1] += rgb[1];
-        cell[2] += rgb[2];
+        add(&mut cells[(x0 + i * dx) / f * 3..][..3], px);
     }
 }
 

@@ -66,7 +66,10 @@ async fn hostile_files_get_a_specific_code_and_the_handler_stays_under_256_mb() 
             &format!("person{i}@contoso.com"),
         ));
     }
-    let app = spawn_app_with(&fake.secret_env(), &[]).await;
+    // The tests run the debug build, several times slower than release and
+    // on a shared machine: the time budget is not what this test measures
+    // (release timings are in the README, from `cargo bench`).
+    let app = spawn_app_with(&fake.secret_env(), &[("PHOTOSYNC_MAX_RENDER_SECS", "600")]).await;
 
     let mut files: Vec<(String, Vec<u8>, &str)> = hostile_files::all()
         .into_iter()
