@@ -94,12 +94,13 @@ pub fn parse(bytes: &[u8]) -> Result<JpegHeader, PipelineError> {
                     orientation = found;
                 }
             }
-            0xE2 if segment.len() > 14 && segment.starts_with(b"ICC_PROFILE\0") => {
-                // A repeated sequence number is a duplicate: the first wins.
-                if !icc_chunks.iter().any(|c| c.0 == segment[12]) {
-                    icc_total += segment.len() - 14;
-                    icc_chunks.push((segment[12], &segment[14..]));
-                }
+            // A repeated sequence number is a duplicate: the first wins.
+            0xE2 if segment.len() > 14
+                && segment.starts_with(b"ICC_PROFILE\0")
+                && !icc_chunks.iter().any(|c| c.0 == segment[12]) =>
+            {
+                icc_total += segment.len() - 14;
+                icc_chunks.push((segment[12], &segment[14..]));
             }
             0xEE if segment.starts_with(b"Adobe") => adobe = true,
             0xDA => break,

@@ -203,7 +203,7 @@ pub fn decode_scaled(
             background,
         );
         rows += 1;
-        if rows % 64 == 0 && deadline.is_some_and(|d| Instant::now() > d) {
+        if rows.is_multiple_of(64) && deadline.is_some_and(|d| Instant::now() > d) {
             return Err(super::budget::too_slow());
         }
     }
