@@ -2,8 +2,11 @@
 //! `cargo bench --bench pipeline -- DIR`): generates photo-like inputs into
 //! DIR, then times `render` (all nine sizes) and the 1/8-scale JPEG decode
 //! floor on one thread, the face crop against the top crop, and face
-//! detection alone. The script adds the `vipsthumbnail` comparison and
-//! peak RSS, which need separate processes.
+//! detection alone; then the peak resident memory of one render per file,
+//! issue 15's hostile files beside the normal corpus, each in a child
+//! process (this benchmark re-run with `--rss-child FILE`) so one file's
+//! peak cannot hide another's. The script adds the `vipsthumbnail`
+//! comparison.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,6 +17,9 @@ use photosync::pipeline::{CropMode, RenderOptions, detect_faces, jpeg_decode_flo
 #[allow(dead_code)]
 #[path = "../tests/pipeline/corpus.rs"]
 mod corpus;
+
+#[path = "../tests/common/hostile_files.rs"]
+mod hostile_files;
 
 const ROUNDS: usize = 15;
 
@@ -43,6 +49,10 @@ fn input(dir: &Path, name: &str, make: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
+        return rss_child(Path::new(&args[i + 1]));
+    }
     // `cargo bench` passes `--bench`; the first other argument is the directory.
     let dir = std::env::args()
         .skip(1)
@@ -111,6 +121,88 @@ fn main() {
     );
     face_crop(&jpeg12, &face12);
     encoder_choice(&jpeg12);
+
+    let mut files = vec![
+        ("12 MP JPEG q90".to_owned(), dir.join("photo-12mp.jpg")),
+        ("24 MP JPEG q90".to_owned(), dir.join("photo-24mp.jpg")),
+        (
+            "12 MP progressive JPEG".to_owned(),
+            dir.join("photo-12mp-progressive.jpg"),
+        ),
+        ("12 MP PNG".to_owned(), dir.join("photo-12mp.png")),
+    ];
+    input(&dir, "png-40mp.png", hostile_files::png_40mp);
+    files.push(("40 MP PNG, 8-bit RGB".to_owned(), dir.join("png-40mp.png")));
+    for h in hostile_files::all() {
+        input(&dir, &format!("hostile-{}", h.file), || h.bytes);
+        files.push((h.what.to_owned(), dir.join(format!("hostile-{}", h.file))));
+    }
+    rss_table(&files);
+}
+
+/// Peak RSS of one default render of each file, each in a fresh child.
+fn rss_table(files: &[(String, PathBuf)]) {
+    let me = std::env::current_exe().expect("own path");
+    println!();
+    println!(
+        "| input (one render, own process) | file | peak RSS (MB) | of which before render (MB) | predicted (MB) | time (ms) | outcome |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, path) in files {
+        let out = std::process::Command::new(&me)
+            .args(["--rss-child", &path.display().to_string()])
+            .output()
+            .expect("run child");
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        let size = if size > 1_000_000 {
+            format!("{:.1} MB", size as f64 / 1e6)
+        } else {
+            format!("{size} B")
+        };
+        println!(
+            "| {name} | {size} | {} |",
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
+}
+
+/// `VmHWM` of this process, in MB.
+fn peak_mb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// The child: reads FILE, renders it once with the defaults, prints its row.
+fn rss_child(path: &Path) {
+    let bytes = std::fs::read(path).expect("read input");
+    let options = RenderOptions::default();
+    let before = peak_mb();
+    let predicted = photosync::pipeline::estimate(&bytes, &options).map_or_else(
+        |_| "-".to_owned(),
+        |e| e.bytes.div_ceil(1 << 20).to_string(),
+    );
+    let start = Instant::now();
+    let outcome = match render(&bytes, &options) {
+        Ok(r) if r.warnings.is_empty() => "rendered".to_owned(),
+        Ok(r) => format!(
+            "rendered, {}",
+            r.warnings
+                .iter()
+                .map(|w| w.code().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(e) => e.code().as_str().to_owned(),
+    };
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{} | {before} | {predicted} | {ms:.0} | {outcome}",
+        peak_mb()
+    );
 }
 
 /// The face crop (whole-frame decode + detection) against the top crop

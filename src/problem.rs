@@ -81,9 +81,9 @@ problem_codes! {
     /// Over a byte, pixel or decode-memory limit.
     ImageTooLarge = "image-too-large", transient: false,
         advice: "Export a smaller photo (for example a 2000x2000 JPEG), or raise the limit the message names (PHOTOSYNC_MAX_BYTES, PHOTOSYNC_MAX_PIXELS, PHOTOSYNC_MAX_DECODE_MB).";
-    /// Decoding took longer than the render time budget.
+    /// Rendering ran past PHOTOSYNC_MAX_RENDER_SECS, or a progressive JPEG has over 100 scans.
     ImageTooSlow = "image-too-slow", transient: false,
-        advice: "Export the photo again as a baseline (non-progressive) JPEG or a PNG; the file takes unusually long to decode.";
+        advice: "Export the photo again as a baseline (non-progressive) JPEG or a PNG: this file takes unusually long to decode (too many progressive scans, or over the PHOTOSYNC_MAX_RENDER_SECS time budget).";
     /// The square that could be cut from the photo is below the minimum.
     ImageTooSmall = "image-too-small", transient: false,
         advice: "Upload a larger photo (its shorter side at least PHOTOSYNC_MIN_SIZE pixels).";
@@ -98,6 +98,9 @@ problem_codes! {
     /// The face is small in the photo: the thumbnail is zoomed in on it.
     FaceTooSmall = "face-too-small", transient: false,
         advice: "Use a photo taken closer up; the thumbnail is sharper when the face fills more of the frame.";
+    /// The embedded ICC profile is over 1 MB: ignored, the photo treated as sRGB.
+    IccProfileIgnored = "icc-profile-ignored", transient: false,
+        advice: "Check the thumbnail's colours; export the photo again with a standard colour profile (sRGB or Display P3).";
 
     // --- Microsoft Graph and Entra ID ---
     /// The app lacks a Graph permission.

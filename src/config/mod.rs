@@ -440,6 +440,20 @@ fn render(env: &Env) -> Result<RenderOptions, SettingsError> {
             defaults.max_pixels,
             10_000..=500_000_000,
         )?,
+        // Below 32 MB even a 12 MP baseline JPEG would be refused; above
+        // 4 GB is more than any Functions plan has.
+        max_decode_bytes: bounded(
+            env,
+            "PHOTOSYNC_MAX_DECODE_MB",
+            defaults.max_decode_bytes >> 20,
+            32..=4096,
+        )? << 20,
+        time_budget: Some(std::time::Duration::from_secs(bounded(
+            env,
+            "PHOTOSYNC_MAX_RENDER_SECS",
+            defaults.time_budget.map_or(20, |d| d.as_secs()),
+            1..=600,
+        )?)),
         sizes,
         jpeg_quality: quality,
         crop,

@@ -134,8 +134,15 @@ fn render_settings_are_parsed_and_validated() {
         ("PHOTOSYNC_MIN_SIZE", "64"),
         ("PHOTOSYNC_MAX_BYTES", "1000000"),
         ("PHOTOSYNC_MAX_PIXELS", "2000000"),
+        ("PHOTOSYNC_MAX_DECODE_MB", "128"),
+        ("PHOTOSYNC_MAX_RENDER_SECS", "5"),
     ])
     .unwrap();
+    assert_eq!(s.render.max_decode_bytes, 128 << 20);
+    assert_eq!(
+        s.render.time_budget,
+        Some(std::time::Duration::from_secs(5))
+    );
     assert_eq!(s.render.sizes, vec![48, 96, 648]);
     assert_eq!(s.render.jpeg_quality, 90);
     assert_eq!(s.render.crop, CropMode::Center);
@@ -332,6 +339,10 @@ fn out_of_range_settings_are_refused_naming_the_setting() {
         ("PHOTOSYNC_JPEG_QUALITY", "0"),
         ("PHOTOSYNC_RECONCILE_CONCURRENCY", "100000"),
         ("PHOTOSYNC_HANDLER_HEADER_TIMEOUT_SECS", "0"),
+        ("PHOTOSYNC_MAX_DECODE_MB", "16"),
+        ("PHOTOSYNC_MAX_DECODE_MB", "99999"),
+        ("PHOTOSYNC_MAX_RENDER_SECS", "0"),
+        ("PHOTOSYNC_MAX_RENDER_SECS", "601"),
         ("PHOTOSYNC_LOG", "photosync=loud"),
         ("IDENTITY_ENDPOINT", "file:///etc/passwd"),
     ];

@@ -1,9 +1,11 @@
 //! Turns the bytes into RGB pixels covering the square to keep.
 //!
 //! JPEG goes through libjpeg-turbo, decoding only the kept square at the
-//! smallest 1/8-step scale that still leaves a quality margin. Everything
-//! else goes through the `image` crate with allocation limits, and
-//! transparency is flattened onto the background colour.
+//! smallest 1/8-step scale that still leaves a quality margin. PNG is read
+//! row by row and box-reduced as it arrives, at the largest integer factor
+//! that leaves the same margin. Everything else goes through the `image`
+//! crate with allocation limits, and transparency is flattened onto the
+//! background colour.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -11,9 +13,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::{DynamicImage, ImageError, ImageReader, Limits};
 
 use super::error::PipelineError;
-use super::geometry::{self, Square};
+use super::geometry::{self, SHRINK_MARGIN, Square};
 use super::probe::{Format, Header};
-use super::{RenderOptions, heic, turbo};
+use super::{RenderOptions, heic, png_rows, turbo};
 
 /// Decoded pixels plus where, inside them, the square lies.
 #[derive(Debug)]
@@ -42,8 +44,51 @@ pub fn decode(
 ) -> Result<Pixels, PipelineError> {
     match &header.jpeg {
         Some(jpeg) => decode_jpeg(bytes, jpeg.adobe, header, square, largest_output, options),
+        None if header.png.is_some() => {
+            let (mut pixels, scale) = decode_png(bytes, header, largest_output, options)?;
+            pixels.left = f64::from(square.x) * scale;
+            pixels.top = f64::from(square.y) * scale;
+            pixels.side = (f64::from(square.side) * scale)
+                .min(f64::from(pixels.width) - pixels.left)
+                .min(f64::from(pixels.height) - pixels.top);
+            Ok(pixels)
+        }
         None => decode_generic(bytes, header, square, options),
     }
+}
+
+/// The whole PNG, box-reduced so its short side keeps [`SHRINK_MARGIN`]
+/// times `largest_output` pixels; with its scale (decoded per stored pixel).
+fn decode_png(
+    bytes: &[u8],
+    header: &Header,
+    largest_output: u32,
+    options: &RenderOptions,
+) -> Result<(Pixels, f64), PipelineError> {
+    let side = header.width.min(header.height);
+    let factor = png_rows::factor(side, u64::from(largest_output) * u64::from(SHRINK_MARGIN));
+    let deadline = options.time_budget.map(|d| std::time::Instant::now() + d);
+    let (rgb, width, height) =
+        png_rows::decode_scaled(bytes, factor, options.background, deadline)?;
+    if (width, height)
+        != (
+            header.width.div_ceil(factor),
+            header.height.div_ceil(factor),
+        )
+    {
+        return Err(PipelineError::corrupt(
+            "the image size changed while decoding",
+        ));
+    }
+    let pixels = Pixels {
+        rgb,
+        width,
+        height,
+        left: 0.0,
+        top: 0.0,
+        side: f64::from(width.min(height)),
+    };
+    Ok((pixels, 1.0 / f64::from(factor)))
 }
 
 /// Decodes the whole frame (for the face crop, whose square is only known
@@ -58,6 +103,9 @@ pub fn decode_whole(
 ) -> Result<(Pixels, f64), PipelineError> {
     let (width, height) = (header.width, header.height);
     let side = width.min(height);
+    if header.png.is_some() {
+        return decode_png(bytes, header, largest_output, options);
+    }
     let Some(jpeg) = &header.jpeg else {
         let square = Square { x: 0, y: 0, side };
         return Ok((decode_generic(bytes, header, square, options)?, 1.0));
@@ -76,6 +124,7 @@ pub fn decode_whole(
         region,
         jpeg.adobe,
         options.max_pixels,
+        options.max_decode_bytes,
     )?;
     let pixels = Pixels {
         rgb: decoded.rgb,
@@ -110,6 +159,7 @@ fn decode_jpeg(
         region,
         adobe,
         options.max_pixels,
+        options.max_decode_bytes,
     )?;
     let left = f64::from(square.x) * scale - f64::from(decoded.origin.0);
     let top = f64::from(square.y) * scale - f64::from(decoded.origin.1);

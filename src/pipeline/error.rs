@@ -16,6 +16,10 @@ pub enum PipelineError {
     /// made small enough for Microsoft Graph.
     #[error("{0}")]
     ImageTooLarge(String),
+    /// Would take too long to decode: too many progressive scans, or the
+    /// render ran past its time budget.
+    #[error("{0}")]
+    TooSlow(String),
     /// The square that could be cut from the photo is below the minimum size.
     #[error(
         "the photo is {width}x{height}; its square must be at least {min_size}x{min_size} pixels"
@@ -31,14 +35,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// Stable code: `unsupported-format`, `corrupt-image`, `image-too-large`
-    /// or `image-too-small`.
+    /// Stable code: `unsupported-format`, `corrupt-image`, `image-too-large`,
+    /// `image-too-slow` or `image-too-small`.
     pub fn code(&self) -> crate::problem::ProblemCode {
         use crate::problem::ProblemCode;
         match self {
             Self::UnsupportedFormat(_) => ProblemCode::UnsupportedFormat,
             Self::CorruptImage(_) => ProblemCode::CorruptImage,
             Self::ImageTooLarge(_) => ProblemCode::ImageTooLarge,
+            Self::TooSlow(_) => ProblemCode::ImageTooSlow,
             Self::ImageTooSmall { .. } => ProblemCode::ImageTooSmall,
         }
     }

@@ -39,6 +39,9 @@ pub enum Warning {
     SeveralFaces,
     /// The face is under [`TOO_SMALL`] of the photo's short side.
     FaceTooSmall,
+    /// The embedded ICC profile was over 1 MB (no real one is), so it was
+    /// ignored and the photo treated as sRGB.
+    IccProfileIgnored,
 }
 
 impl Warning {
@@ -49,6 +52,7 @@ impl Warning {
             Self::NoFaceFound => ProblemCode::NoFaceFound,
             Self::SeveralFaces => ProblemCode::SeveralFaces,
             Self::FaceTooSmall => ProblemCode::FaceTooSmall,
+            Self::IccProfileIgnored => ProblemCode::IccProfileIgnored,
         }
     }
 
@@ -63,6 +67,9 @@ impl Warning {
             }
             Self::FaceTooSmall => {
                 "the face is under 15% of the photo's width, so the thumbnail was zoomed in on it; a photo taken closer up will look sharper"
+            }
+            Self::IccProfileIgnored => {
+                "the photo's embedded colour profile is over 1 MB, so it was ignored and the colours treated as sRGB; export the photo again with a standard profile (sRGB or Display P3)"
             }
         }
     }

@@ -15,6 +15,7 @@
 //! treated as sRGB. The output carries no metadata at all (no EXIF, GPS,
 //! XMP, ICC or comments), only the JFIF header, so it is plain sRGB.
 
+mod budget;
 mod colour;
 mod decode;
 mod error;
@@ -25,10 +26,12 @@ mod heic;
 mod jpeg_header;
 mod overview;
 mod place;
+mod png_rows;
 mod probe;
 mod resize;
 mod turbo;
 
+pub use budget::MAX_SCANS;
 pub use error::PipelineError;
 pub use face::FaceBox;
 pub use framing::{EYE_LINE, FACE_SHARE, Focus, TOO_SMALL, Warning};
@@ -68,6 +71,13 @@ pub struct RenderOptions {
     pub max_bytes: u64,
     /// Largest pixel area accepted, read from the header before decoding.
     pub max_pixels: u64,
+    /// Most memory one render may allocate, predicted from the header
+    /// before decoding ([`estimate`]); over it is `image-too-large`.
+    pub max_decode_bytes: u64,
+    /// Longest one render may take. The PNG row decoder stops past it; the
+    /// caller (the sync flow) answers `image-too-slow` at it for the
+    /// decoders that cannot be interrupted. `None`: no limit.
+    pub time_budget: Option<std::time::Duration>,
     /// Colour transparent pixels are flattened onto (sRGB).
     pub background: [u8; 3],
     /// Largest the master (largest) JPEG may be: its quality steps down
@@ -89,6 +99,9 @@ impl Default for RenderOptions {
             focus: None,
             max_bytes: 50 * 1024 * 1024,
             max_pixels: 100_000_000,
+            max_decode_bytes: 256 << 20,
+            // A 100 MP baseline JPEG renders in under 2 s on one core.
+            time_budget: Some(std::time::Duration::from_secs(20)),
             background: [255, 255, 255],
             master_max_bytes: None,
         }
@@ -150,12 +163,50 @@ pub struct Inspection {
 
 /// Checks a photo as [`render`] would, reading only its header.
 pub fn inspect(bytes: &[u8], options: &RenderOptions) -> Result<Inspection, PipelineError> {
-    let (header, width, height) = displayed_header(bytes, options)?;
+    let estimate = estimate(bytes, options)?;
     Ok(Inspection {
+        format: estimate.format,
+        width: estimate.width,
+        height: estimate.height,
+    })
+}
+
+/// What a render of a photo will cost, from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    /// The recognised format.
+    pub format: Format,
+    /// Width of the photo as displayed.
+    pub width: u32,
+    /// Height as displayed.
+    pub height: u32,
+    /// Bytes the decode and the output stage will allocate (the input
+    /// itself not included).
+    pub bytes: u64,
+}
+
+/// Reads the header and predicts the memory [`render`] will allocate,
+/// refusing, before any pixel is decoded, what [`render`] would refuse:
+/// size, format, area, minimum size, `max_decode_bytes` (`image-too-large`)
+/// and progressive JPEGs with more than [`MAX_SCANS`] scans (`image-too-slow`).
+pub fn estimate(bytes: &[u8], options: &RenderOptions) -> Result<Estimate, PipelineError> {
+    let (header, width, height) = displayed_header(bytes, options)?;
+    let master_side = master_side(options, width.min(height));
+    let predicted = budget::predict(&header, master_side);
+    budget::check(&header, predicted, options.max_decode_bytes)?;
+    Ok(Estimate {
         format: header.format,
         width,
         height,
+        bytes: predicted,
     })
+}
+
+/// The master's edge for a photo whose largest square is `largest`.
+fn master_side(options: &RenderOptions, largest: u32) -> u32 {
+    *output_sizes(&options.sizes, largest)
+        .last()
+        .expect("output_sizes is never empty")
 }
 
 /// [`checked_header`] plus the displayed size and the minimum-size check.
@@ -182,6 +233,11 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
     let largest = width.min(height);
     let sizes = output_sizes(&options.sizes, largest);
     let master_side = *sizes.last().expect("output_sizes is never empty");
+    budget::check(
+        &header,
+        budget::predict(&header, master_side),
+        options.max_decode_bytes,
+    )?;
 
     let placed = place::decode_placed(bytes, &header, master_side, options)?;
     let pixels = placed.pixels;
@@ -202,6 +258,10 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
             .filter(|_| square.side == master_side);
         thumbnails.push(encode(square, options.jpeg_quality, limit)?);
     }
+    let mut warnings = placed.warnings;
+    if header.icc_ignored {
+        warnings.push(Warning::IccProfileIgnored);
+    }
     Ok(Rendition {
         thumbnails,
         format,
@@ -209,7 +269,7 @@ pub fn render(bytes: &[u8], options: &RenderOptions) -> Result<Rendition, Pipeli
         height,
         square: placed.square,
         face: placed.face,
-        warnings: placed.warnings,
+        warnings,
     })
 }
 

@@ -9,7 +9,8 @@ use image::{ImageDecoder, ImageFormat, ImageReader};
 use super::RenderOptions;
 use super::error::PipelineError;
 use super::heic::{self, Kind};
-use super::jpeg_header::{self, JpegHeader};
+use super::jpeg_header::{self, ICC_CAP, JpegHeader};
+use super::png_rows::{self, PngInfo};
 
 /// The formats the pipeline decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +97,17 @@ pub struct Header {
     pub height: u32,
     /// EXIF orientation to apply.
     pub orientation: Orientation,
-    /// Embedded ICC profile, if any.
+    /// Embedded ICC profile, if any (at most [`ICC_CAP`] bytes).
     pub icc: Option<Vec<u8>>,
+    /// Whether a profile over [`ICC_CAP`] was found and ignored.
+    pub icc_ignored: bool,
     /// The JPEG details, for JPEG input.
     pub jpeg: Option<JpegHeader>,
+    /// The sample layout, for PNG input (decoded row by row).
+    pub png: Option<PngInfo>,
+    /// The buffer the `image` crate's decoder fills (its full canvas), for
+    /// the formats it decodes whole; 0 for the others.
+    pub decoded_bytes: u64,
 }
 
 const SUPPORTED: &str = "JPEG, PNG, GIF, WebP, BMP, TIFF or HEIC";
@@ -174,26 +182,47 @@ pub fn read_header(
             height: jpeg.height,
             orientation: jpeg.orientation,
             icc: jpeg.icc.clone(),
+            icc_ignored: jpeg.icc_ignored,
             jpeg: Some(jpeg),
+            png: None,
+            decoded_bytes: 0,
+        });
+    }
+    if format == Format::Png {
+        let png = png_rows::read_header(bytes)?;
+        return Ok(Header {
+            format,
+            width: png.width,
+            height: png.height,
+            orientation: png.orientation,
+            icc: png.icc,
+            icc_ignored: png.icc_ignored,
+            jpeg: None,
+            png: Some(png.info),
+            decoded_bytes: 0,
         });
     }
     if format == Format::Heic {
         let (width, height, icc) = heic::read_header(bytes)?;
         // heifer applies irot/imir while decoding; EXIF orientation is ignored.
+        let (icc, icc_ignored) = capped(icc);
         return Ok(Header {
             format,
             width,
             height,
             orientation: Orientation::NoTransforms,
             icc,
+            icc_ignored,
             jpeg: None,
+            png: None,
+            decoded_bytes: 0,
         });
     }
     if format == Format::WebP {
         check_webp_chunks(bytes)?;
     }
     // Creating an `image` decoder parses only the header (for GIF: the
-    // logical screen), so this is cheap even for a 30000x30000 PNG.
+    // logical screen), so this is cheap even for a 30000x30000 TIFF.
     let image_format = format
         .image_format()
         .ok_or_else(|| PipelineError::unsupported("no decoder for this format"))?;
@@ -205,15 +234,27 @@ pub fn read_header(
         return Err(PipelineError::corrupt("the image has a zero dimension"));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = decoder.icc_profile().ok().flatten();
+    let (icc, icc_ignored) = capped(decoder.icc_profile().ok().flatten());
     Ok(Header {
         format,
         width,
         height,
         orientation,
         icc,
+        icc_ignored,
         jpeg: None,
+        png: None,
+        decoded_bytes: decoder.total_bytes(),
     })
+}
+
+/// A profile over [`ICC_CAP`] is dropped (and reported): no real one is
+/// that large, and the colour transform would parse all of it.
+fn capped(icc: Option<Vec<u8>>) -> (Option<Vec<u8>>, bool) {
+    match icc {
+        Some(p) if p.len() > ICC_CAP => (None, true),
+        other => (other, false),
+    }
 }
 
 /// Refuses a WebP whose chunks claim more bytes than the file has, or

@@ -88,17 +88,23 @@ pub fn decode_region(
     region: (u32, u32, u32, u32),
     adobe_cmyk: bool,
     max_pixels: u64,
+    max_memory: u64,
 ) -> Result<Decoded, PipelineError> {
     let mut handle = Handle::new(raw::TJINIT_TJINIT_DECOMPRESS)?;
     // Truncated or damaged data is refused rather than rendered half grey.
     handle.set(raw::TJPARAM_TJPARAM_STOPONWARNING, 1)?;
     handle.set(raw::TJPARAM_TJPARAM_MAXPIXELS, clamp_int(max_pixels))?;
-    // Progressive files with thousands of tiny scans are a known CPU bomb.
-    handle.set(raw::TJPARAM_TJPARAM_SCANLIMIT, 500)?;
-    // Progressive decoding buffers every coefficient: 2 bytes x 3 components.
+    // Progressive files with hundreds of tiny scans are a known CPU bomb;
+    // the header walk refuses them first, this is the decoder's own check.
+    handle.set(
+        raw::TJPARAM_TJPARAM_SCANLIMIT,
+        super::budget::MAX_SCANS as c_int,
+    )?;
+    // The coefficient buffer of a progressive decode, in MB; the budget
+    // prediction refuses it first.
     handle.set(
         raw::TJPARAM_TJPARAM_MAXMEMORY,
-        clamp_int(max_pixels * 6 / (1 << 20) + 64),
+        clamp_int(max_memory.div_ceil(1 << 20).max(1)),
     )?;
     // SAFETY: pointer and length describe the caller's live slice.
     let status =
@@ -192,7 +198,15 @@ pub fn decode_floor(jpeg: &[u8]) -> Result<(u32, u32), PipelineError> {
         scaled(header.height as c_int, 1),
     );
     let stored = (header.width, header.height);
-    let decoded = decode_region(jpeg, stored, 1, (0, 0, w, h), header.adobe, u64::MAX >> 8)?;
+    let decoded = decode_region(
+        jpeg,
+        stored,
+        1,
+        (0, 0, w, h),
+        header.adobe,
+        u64::MAX >> 8,
+        u64::MAX >> 8,
+    )?;
     Ok((decoded.width, decoded.height))
 }
 

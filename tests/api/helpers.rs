@@ -159,6 +159,11 @@ impl TestApp {
             .expect("upload to Azurite")
     }
 
+    /// The process id of the running handler (to read its `/proc` entry).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the process wrote to stderr so far.
     pub fn logs(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

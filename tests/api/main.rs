@@ -11,6 +11,7 @@ mod graph_users;
 mod handler;
 mod helpers;
 mod host;
+mod hostile;
 mod identity;
 mod local;
 mod package;

@@ -9,6 +9,7 @@ mod crop;
 mod faces;
 mod formats;
 mod heic;
+mod hostile;
 mod output;
 mod quality;
 mod regressions;

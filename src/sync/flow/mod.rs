@@ -16,6 +16,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+mod decode_budget;
 mod failure;
 mod mapping_file;
 mod newest;
@@ -142,6 +143,8 @@ pub(crate) struct Flow {
     plan: RenditionPlan,
     /// One permit per core: rendering is CPU work, more at once only queues.
     render_slots: tokio::sync::Semaphore,
+    /// Decode memory (`PHOTOSYNC_MAX_DECODE_MB`), taken by predicted bytes.
+    decode_budget: decode_budget::DecodeBudget,
     /// How long a claim holds: [`LEASE`] in Azure; zero for a single local
     /// process, whose claims no other worker can hold.
     lease: Duration,
@@ -153,6 +156,7 @@ impl Flow {
             &settings.render,
             targets.sharepoint.as_ref().map(|s| s.sizes()),
         );
+        let decode_budget = decode_budget::DecodeBudget::new(settings.render.max_decode_bytes);
         Self {
             ledger: Ledger::new(stores.state.clone()),
             settings,
@@ -163,6 +167,7 @@ impl Flow {
             render_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            decode_budget,
             lease: LEASE,
         }
     }

@@ -178,7 +178,17 @@ impl Flow {
     }
 
     /// Renders on the blocking pool (it is CPU work), one per core at a
-    /// time; `focus` (an admin's choice) overrides face detection.
+    /// time and within the decode memory budget; `focus` (an admin's
+    /// choice) overrides face detection.
+    ///
+    /// The memory a render will take is predicted from the header first
+    /// ([`pipeline::estimate`], which also refuses what is over budget), and
+    /// the render holds that many megabytes of the budget semaphore until
+    /// its decoder has returned, so renders that together exceed
+    /// `PHOTOSYNC_MAX_DECODE_MB` wait for each other. A render past its
+    /// time budget is answered `image-too-slow`; its thread finishes in
+    /// the background (decoders cannot be interrupted) still holding its
+    /// share of the budget.
     pub(super) async fn render(
         &self,
         name: &PhotoName,
@@ -187,24 +197,45 @@ impl Flow {
     ) -> Result<Rendered, Failure> {
         let mut options = self.plan.options().clone();
         options.focus = focus;
+        let stopped = |e: tokio::task::JoinError| {
+            Failure::new(
+                ProblemCode::InternalError,
+                format!("rendering stopped: {e}"),
+            )
+        };
+        let (header_bytes, header_options) = (bytes.clone(), options.clone());
+        let estimate =
+            tokio::task::spawn_blocking(move || pipeline::estimate(&header_bytes, &header_options))
+                .await
+                .map_err(stopped)?;
+        let estimate = match estimate {
+            Ok(estimate) => estimate,
+            Err(e) => return refused(name, e),
+        };
+        let permit = self.decode_budget.acquire(estimate.bytes).await?;
         let _slot =
             self.render_slots.acquire().await.map_err(|_| {
                 Failure::new(ProblemCode::InternalError, "the render queue is closed")
             })?;
-        let rendered = tokio::task::spawn_blocking(move || pipeline::render(&bytes, &options))
-            .await
-            .map_err(|e| {
-                Failure::new(
-                    ProblemCode::InternalError,
-                    format!("rendering stopped: {e}"),
-                )
-            })?;
+        let budget = options.time_budget;
+        let task = tokio::task::spawn_blocking(move || {
+            let rendered = pipeline::render(&bytes, &options);
+            drop(permit);
+            rendered
+        });
+        let rendered = match budget {
+            Some(limit) => match tokio::time::timeout(limit, task).await {
+                Ok(joined) => joined.map_err(stopped)?,
+                Err(_) => Err(PipelineError::TooSlow(format!(
+                    "rendering took longer than {} s (PHOTOSYNC_MAX_RENDER_SECS); export the photo again as a baseline JPEG or a smaller PNG",
+                    limit.as_secs()
+                ))),
+            },
+            None => task.await.map_err(stopped)?,
+        };
         match rendered {
             Ok(rendition) => Ok(Rendered::Image(rendition)),
-            Err(PipelineError::UnsupportedFormat(reason)) if !looks_like_a_photo(name) => {
-                Ok(Rendered::NotAPhoto(reason))
-            }
-            Err(e) => Err(e.into()),
+            Err(e) => refused(name, e),
         }
     }
 
@@ -234,6 +265,17 @@ impl Flow {
             result?;
         }
         Ok(())
+    }
+}
+
+/// A pipeline refusal: a file that is not an image and not named like one
+/// is "not a photo" (ignored), everything else a failure with its code.
+fn refused(name: &PhotoName, error: PipelineError) -> Result<Rendered, Failure> {
+    match error {
+        PipelineError::UnsupportedFormat(reason) if !looks_like_a_photo(name) => {
+            Ok(Rendered::NotAPhoto(reason))
+        }
+        e => Err(e.into()),
     }
 }
 
