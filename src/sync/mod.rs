@@ -27,7 +27,7 @@ use crate::graph::GraphClient;
 use crate::store::{ETag, StoreError, Stores};
 pub use decide::Source;
 use flow::Flow;
-pub use flow::{Delivery, FOCUS_METADATA, LEASE, PhotoJob, PhotoOutcome};
+pub use flow::{Delivery, FOCUS_METADATA, PhotoJob, PhotoOutcome};
 use ledger::Ledger;
 pub use photo_name::{NameError, PhotoName};
 pub use plan::RenditionPlan;
