@@ -15,6 +15,7 @@ mod local;
 mod package;
 mod preview;
 mod reconcile;
+mod removal;
 mod sharepoint;
 mod storage_proxy;
 mod store;

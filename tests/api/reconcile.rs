@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use crate::fakes::graph::{FakeGraph, FakeUser, Fault, Route};
 use crate::helpers::{TestApp, jpeg, spawn_app_with};
 
-fn tick() -> String {
+pub(crate) fn tick() -> String {
     json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}},
            "Metadata": {"sys": {"MethodName": "Reconcile"}}})
     .to_string()
 }
 
-async fn reconcile(app: &TestApp) -> String {
+pub(crate) async fn reconcile(app: &TestApp) -> String {
     let response = app.invoke("Reconcile", "inv-timer", tick()).await;
     let status = response.status();
     let answer: Value = response.json().await.unwrap();
@@ -30,7 +30,7 @@ async fn reconcile(app: &TestApp) -> String {
     answer["Logs"][0].as_str().unwrap().to_owned()
 }
 
-async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
+pub(crate) async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
     let fake = FakeGraph::start().await;
     for i in 0..users {
         fake.add_user(FakeUser::new(
@@ -46,7 +46,7 @@ async fn upload(app: &TestApp, name: &str, bytes: Vec<u8>) {
     app.upload(name, &bytes).await;
 }
 
-async fn status_of(app: &TestApp, name: &str) -> Status {
+pub(crate) async fn status_of(app: &TestApp, name: &str) -> Status {
     Ledger::new(app.stores.state.clone())
         .get(&PhotoName::parse(name).unwrap())
         .await
@@ -56,7 +56,7 @@ async fn status_of(app: &TestApp, name: &str) -> Status {
         .status
 }
 
-fn puts(fake: &FakeGraph) -> usize {
+pub(crate) fn puts(fake: &FakeGraph) -> usize {
     fake.requests_to("PUT", "/photo/$value").len()
 }
 

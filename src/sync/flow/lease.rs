@@ -68,9 +68,18 @@ impl Flow {
 
     /// The blob of a `removal-held` record is back with the same bytes: the
     /// record returns to its former status; nothing is uploaded, since the
-    /// profile photo was never removed.
-    pub(crate) async fn reinstate(&self, name: &PhotoName, current: Versioned) -> PhotoOutcome {
+    /// profile photo was never removed. `etag`: the blob's version now (put
+    /// back, it has a new one), remembered so it is not read again.
+    pub(crate) async fn reinstate(
+        &self,
+        name: &PhotoName,
+        current: Versioned,
+        etag: Option<ETag>,
+    ) -> PhotoOutcome {
         let mut record = current.record;
+        if etag.is_some() {
+            record.etag = etag;
+        }
         record.status = record.held_from.take().unwrap_or(Status::Retrying);
         record.problem = None;
         record.detail = Some("the photo is back; its removal was called off".to_owned());

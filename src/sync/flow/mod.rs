@@ -268,7 +268,7 @@ impl Flow {
             }
             Action::Reinstate => {
                 let current = existing.expect("only a record can be held");
-                self.reinstate(&name, current).await
+                self.reinstate(&name, current, content.etag.clone()).await
             }
             // Drift is the timer's check; a delivery of the same bytes has nothing to do.
             Action::CheckDrift => PhotoOutcome::skipped(&name, Skip::Unchanged),

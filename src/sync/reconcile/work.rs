@@ -185,7 +185,7 @@ async fn one(flow: &Flow, work: Work) -> bool {
             true
         }
         Work::Reinstate { job, current } => {
-            let outcome = flow.reinstate(&job.name, current).await;
+            let outcome = flow.reinstate(&job.name, current, None).await;
             tracing::info!(photo = %job.name, "{}", outcome.summary);
             true
         }

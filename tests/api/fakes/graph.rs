@@ -160,6 +160,8 @@ pub(super) struct Shared {
     pub(super) admin_url: String,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Woken after each request is recorded (tests wait on it, not on a clock).
+    recorded: tokio::sync::Notify,
 }
 
 /// The running fake; stops when dropped.
@@ -203,6 +205,7 @@ impl FakeGraph {
             admin_url: admin_url.clone(),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            recorded: tokio::sync::Notify::new(),
         });
         let servers = [
             (graph, Service::Graph),
@@ -330,6 +333,22 @@ impl FakeGraph {
     }
 
     /// Requests whose path contains `fragment` with this method.
+    /// Waits until `done` holds, re-checked after each request (at most 60 s).
+    pub async fn wait_until(&self, done: impl Fn(&FakeGraph) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let next = self.shared.recorded.notified();
+            tokio::pin!(next);
+            next.as_mut().enable();
+            if done(self) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, next).await.is_err() {
+                return done(self);
+            }
+        }
+    }
+
     pub fn requests_to(&self, method: &str, fragment: &str) -> Vec<Recorded> {
         self.requests()
             .into_iter()
@@ -531,6 +550,7 @@ async fn handle(
         status: response.status().as_u16(),
         at: Instant::now(),
     });
+    shared.recorded.notify_waiters();
     response
 }
 
