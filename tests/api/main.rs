@@ -12,6 +12,7 @@ mod helpers;
 mod host;
 mod identity;
 mod local;
+mod local_bound;
 mod package;
 mod preview;
 mod reconcile;
