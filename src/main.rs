@@ -78,6 +78,23 @@ enum Command {
         #[arg(long)]
         all_failed: bool,
     },
+    /// List the profile photos of USER that photosync backed up before
+    /// replacing them (the state container's `backup/{upn}/`).
+    Backups {
+        /// The user's userPrincipalName.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Put a backed-up profile photo back; Reconcile then leaves it until
+    /// the user's source photo changes.
+    Restore {
+        /// The user's userPrincipalName.
+        #[arg(value_name = "USER")]
+        user: String,
+        /// Which backup (as `photosync backups` lists it) [default: the newest].
+        #[arg(long, value_name = "TIMESTAMP")]
+        at: Option<String>,
+    },
     /// Lay out a deployable Functions app folder (host.json, function folders, binary).
     Package {
         /// Folder to write the app into.
@@ -218,6 +235,12 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             if failed > 0 {
                 return Ok(ExitCode::from(ExitKind::SomeFailed as u8));
             }
+        }
+        Command::Backups { user } => {
+            runtime()?.block_on(commands::restore::list(&settings, &user))?;
+        }
+        Command::Restore { user, at } => {
+            runtime()?.block_on(commands::restore::restore(&settings, &user, at.as_deref()))?;
         }
         Command::Retry { photos, all_failed } => {
             runtime()?.block_on(commands::retry::run(&settings, &photos, all_failed))?;

@@ -37,6 +37,9 @@ pub struct ReconcileSettings {
     pub lease: Duration,
     /// Days of `reports/history/` kept (`PHOTOSYNC_REPORT_HISTORY_DAYS`).
     pub report_history_days: u32,
+    /// Backups kept per user besides the oldest (`PHOTOSYNC_BACKUP_KEEP`):
+    /// the oldest (the photo before photosync) and the newest N stay.
+    pub backup_keep: usize,
 }
 
 pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
@@ -71,6 +74,7 @@ pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
         // longest a crashed worker may strand a photo.
         lease: Duration::from_secs(bounded(env, "PHOTOSYNC_LEASE_SECS", 60u64, 2..=600)?),
         report_history_days: bounded(env, "PHOTOSYNC_REPORT_HISTORY_DAYS", 30, 1..=3650)?,
+        backup_keep: bounded(env, "PHOTOSYNC_BACKUP_KEEP", 5, 1..=1000)?,
     })
 }
 

@@ -6,6 +6,7 @@
 //! the blob trigger, the Reconcile timer and local mode, and every "what to
 //! do with this photo" question is answered by [`decide::next_action`].
 
+pub mod backup;
 pub mod decide;
 mod flow;
 pub mod ledger;

@@ -671,6 +671,28 @@ fn serve(
                 ),
             }
         }
+        // The photo's binary data, or 404 when no photo exists
+        // (https://learn.microsoft.com/en-us/graph/api/profilephoto-get).
+        // What `$value` answers for the 1x1 placeholder: no source found;
+        // the fake answers 404, and photosync reads the metadata first anyway.
+        ("GET", ["v1.0", "users", key, "photo", "$value"]) => {
+            let Some(id) = find(&inner.users, key).map(|u| u.id.clone()) else {
+                return not_found(key);
+            };
+            match inner.photos.get(&id) {
+                Some((bytes, content_type)) => (
+                    StatusCode::OK,
+                    [("content-type", content_type.clone())],
+                    bytes.clone(),
+                )
+                    .into_response(),
+                None => graph_error(
+                    StatusCode::NOT_FOUND,
+                    "ImageNotFound",
+                    "The photo wasn't found.",
+                ),
+            }
+        }
         ("DELETE", ["v1.0", "users", key, "photo", "$value"]) => {
             let Some(id) = find(&inner.users, key).map(|u| u.id.clone()) else {
                 return not_found(key);
