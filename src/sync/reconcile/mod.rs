@@ -132,7 +132,7 @@ impl Reconciler {
                     if let Some(current) = records.get(name.as_str()) {
                         jobs.push(Work::Reinstate {
                             job,
-                            current: current.clone(),
+                            current: Box::new(current.clone()),
                         });
                     }
                 }

@@ -39,8 +39,8 @@ pub(super) enum Work {
     Reinstate {
         /// The job (for its name).
         job: PhotoJob,
-        /// The held record.
-        current: Versioned,
+        /// The held record (boxed: records are large, this variant is rare).
+        current: Box<Versioned>,
     },
 }
 
@@ -185,7 +185,7 @@ async fn one(flow: &Flow, work: Work) -> bool {
             true
         }
         Work::Reinstate { job, current } => {
-            let outcome = flow.reinstate(&job.name, current, None).await;
+            let outcome = flow.reinstate(&job.name, *current, None).await;
             tracing::info!(photo = %job.name, "{}", outcome.summary);
             true
         }
