@@ -16,6 +16,9 @@ use crate::store::{BlobProperties, Store, StoreError, WriteMode};
 
 /// Folder of the backups inside the state container.
 pub const PREFIX: &str = "backup/";
+/// In a user's folder: photosync looked before its first upload for them
+/// (one HEAD tells, where a listing would cost a list call per upload).
+const CHECKED: &str = "checked.json";
 
 /// One stored backup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,9 +70,9 @@ pub enum BackupError {
     Store(#[from] StoreError),
 }
 
-/// Backs up `user_id`'s current photo, if there is one; `first_only`: not
-/// when `upn` has a backup already (photosync's first upload for a user).
-/// Returns the backup's timestamp.
+/// Backs up `user_id`'s current photo, if there is one; `first_only`: only
+/// before photosync's first upload for `upn` (noted in `checked.json`,
+/// whether or not there was a photo). Returns the backup's timestamp.
 pub async fn take(
     graph: &GraphClient,
     state: &Store,
@@ -78,13 +81,44 @@ pub async fn take(
     keep: usize,
     first_only: bool,
 ) -> Result<Option<String>, BackupError> {
-    if first_only && !list(state, upn).await?.is_empty() {
-        return Ok(None);
+    let checked = format!("{}{CHECKED}", folder(upn));
+    if first_only {
+        match state.head(&checked).await {
+            Ok(_) => return Ok(None),
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    let Some((info, bytes)) = graph.photo(user_id).await? else {
-        return Ok(None);
-    };
     let at = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let taken = match graph.photo(user_id).await? {
+        Some((info, bytes)) => Some(store(state, upn, &at, &info, bytes, keep).await?),
+        None => None,
+    };
+    let note = serde_json::json!({ "checked_at": at, "backup": taken });
+    let properties = BlobProperties {
+        content_type: Some("application/json".to_owned()),
+        ..BlobProperties::default()
+    };
+    state
+        .put(
+            &checked,
+            Bytes::from(note.to_string()),
+            &properties,
+            WriteMode::Overwrite,
+        )
+        .await?;
+    Ok(taken)
+}
+
+/// Stores one backup and applies the retention; returns its timestamp.
+async fn store(
+    state: &Store,
+    upn: &str,
+    at: &str,
+    info: &crate::graph::PhotoInfo,
+    bytes: Bytes,
+    keep: usize,
+) -> Result<String, BackupError> {
     let mut metadata = BTreeMap::new();
     metadata.insert("width".to_owned(), info.width.to_string());
     metadata.insert("height".to_owned(), info.height.to_string());
@@ -107,7 +141,7 @@ pub async fn take(
         .await?;
     prune(state, upn, keep).await?;
     tracing::info!(upn, at, "backed up the profile photo before replacing it");
-    Ok(Some(at))
+    Ok(at.to_owned())
 }
 
 /// Keeps the oldest and the newest `keep` of `upn`'s backups.

@@ -31,6 +31,7 @@ async fn a_hand_set_photo_is_backed_up_restored_and_then_left_alone() {
         .state
         .list_blobs(Some("backup"))
         .map_ok(|b| b.name)
+        .try_filter(|n| futures::future::ready(n.ends_with(".jpg")))
         .try_collect()
         .await
         .unwrap();
