@@ -185,8 +185,9 @@ async fn hundreds_of_photos_never_exceed_the_graph_cap() {
         ],
     )
     .await;
-    // Slow enough that uploads overlap and the cap matters.
-    fake.set_photo_delay(std::time::Duration::from_millis(20));
+    // Slow enough that photo calls overlap and the cap matters, also when
+    // storage (shared Azurite) is slow and photos reach Graph further apart.
+    fake.set_photo_delay(std::time::Duration::from_millis(100));
     let photo = jpeg(100, 100);
     let uploads = (0..300).map(|i| {
         let app = &app;
