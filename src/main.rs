@@ -31,9 +31,15 @@ enum Command {
         /// Folder of photos, named after the people (`alice@contoso.com.jpg`).
         #[arg(value_name = "DIR")]
         dir: PathBuf,
-        /// Output folder [default: DIR/../photosync-out].
+        /// Output folder [default: DIR/../photosync-out-{name of DIR}]; it
+        /// remembers its DIR and refuses another.
         #[arg(long, value_name = "OUT")]
         out: Option<PathBuf>,
+        /// Confirm removals for this run only: up to N photos whose files
+        /// are gone lose their thumbnails (and, with PHOTOSYNC_DELETE_REMOVED,
+        /// their profile photo).
+        #[arg(long, value_name = "N")]
+        allow_removals: Option<usize>,
         /// Find users but change no profile photo.
         #[arg(long)]
         dry_run: bool,
@@ -56,7 +62,12 @@ enum Command {
     Init,
     /// Run the Reconcile job once: sync what is new, changed or due, mark
     /// deleted photos, write the report to the state container.
-    Reconcile,
+    Reconcile {
+        /// Confirm removals for this run only: up to N photos whose blobs
+        /// are gone are removed although PHOTOSYNC_REMOVAL_LIMIT is lower.
+        #[arg(long, value_name = "N")]
+        allow_removals: Option<usize>,
+    },
     /// Process photos again on the next Reconcile run (after fixing what their
     /// error said). Deleting a photo's ledger record has the same effect.
     Retry {
@@ -66,6 +77,23 @@ enum Command {
         /// Every photo whose status is `failed`.
         #[arg(long)]
         all_failed: bool,
+    },
+    /// List the profile photos of USER that photosync backed up before
+    /// replacing them (the state container's `backup/{upn}/`).
+    Backups {
+        /// The user's userPrincipalName.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Put a backed-up profile photo back; Reconcile then leaves it until
+    /// the user's source photo changes.
+    Restore {
+        /// The user's userPrincipalName.
+        #[arg(value_name = "USER")]
+        user: String,
+        /// Which backup (as `photosync backups` lists it) [default: the newest].
+        #[arg(long, value_name = "TIMESTAMP")]
+        at: Option<String>,
     },
     /// Lay out a deployable Functions app folder (host.json, function folders, binary).
     Package {
@@ -138,12 +166,17 @@ fn main() -> ExitCode {
         }
     };
     match &cli.command {
+        Command::Reconcile { allow_removals } => {
+            settings.reconcile.allow_removals = *allow_removals;
+        }
         Command::Sync {
             dry_run,
             match_by,
             sizes,
+            allow_removals,
             ..
         } => {
+            settings.reconcile.allow_removals = *allow_removals;
             // Per-photo lines would fight the progress bar; the summary says it all.
             if std::env::var_os("PHOTOSYNC_LOG").is_none() && std::env::var_os("RUST_LOG").is_none()
             {
@@ -193,9 +226,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => runtime()?.block_on(commands::serve::run(settings))?,
         Command::Init => runtime()?.block_on(commands::init::run(&settings))?,
-        Command::Reconcile => {
+        Command::Reconcile { .. } => {
             let summary = runtime()?.block_on(commands::reconcile::run(settings))?;
-            if summary.count(Status::Failed) > 0 {
+            if summary.count(Status::Failed) + summary.held > 0 {
                 return Ok(ExitCode::from(ExitKind::SomeFailed as u8));
             }
         }
@@ -205,6 +238,12 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             if failed > 0 {
                 return Ok(ExitCode::from(ExitKind::SomeFailed as u8));
             }
+        }
+        Command::Backups { user } => {
+            runtime()?.block_on(commands::restore::list(&settings, &user))?;
+        }
+        Command::Restore { user, at } => {
+            runtime()?.block_on(commands::restore::restore(&settings, &user, at.as_deref()))?;
         }
         Command::Retry { photos, all_failed } => {
             runtime()?.block_on(commands::retry::run(&settings, &photos, all_failed))?;

@@ -171,6 +171,11 @@ problem_codes! {
     LedgerCorrupt = "ledger-corrupt", transient: false,
         advice: "Delete the named ledger record (or run `photosync retry PHOTO`): the photo is then processed as new.";
 
+    // --- Safety ---
+    /// More synced photos vanished in one run than the removal limit allows: none was removed.
+    RemovalHeld = "removal-held", transient: false,
+        advice: "Nothing was removed. If the photos were deleted on purpose, confirm with `photosync reconcile --allow-removals N` (local mode: `photosync sync DIR --allow-removals N`) or raise PHOTOSYNC_REMOVAL_LIMIT; if not, put the photos back and they return to normal.";
+
     // --- photosync itself ---
     /// A bug or a crash inside photosync.
     InternalError = "internal-error", transient: true,

@@ -9,6 +9,7 @@ pub mod init;
 pub mod package;
 pub mod preview;
 pub mod reconcile;
+pub mod restore;
 pub mod retry;
 pub mod serve;
 pub mod sync;

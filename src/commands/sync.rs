@@ -1,6 +1,11 @@
 //! `photosync sync DIR`: the same engine over a plain folder — DIR is the
 //! photos container; OUT holds `thumbnails/` and the state (ledger, reports)
 //! in the same layout as in Azure. Incremental, and Ctrl-C loses nothing.
+//!
+//! OUT belongs to one DIR: a marker file ([`SOURCE_MARKER`]) records which,
+//! and another DIR is refused, since its run would find every photo of the
+//! first one gone. The default OUT is named after DIR, so sibling folders
+//! never share one.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,17 +23,74 @@ use crate::sync::reconcile::RunSummary;
 pub struct LocalSync {
     /// The folder of photos (read only).
     pub dir: PathBuf,
-    /// Where thumbnails, ledger and reports go; default `DIR/../photosync-out`.
+    /// Where thumbnails, ledger and reports go; default [`default_out`].
     pub out: Option<PathBuf>,
 }
 
-/// `DIR/../photosync-out`, or `./photosync-out` for a folder without a parent.
+/// The file in OUT naming the DIR it belongs to (its canonical path).
+pub const SOURCE_MARKER: &str = ".photosync-source";
+
+/// `DIR/../photosync-out-{name of DIR}`: unique per folder, since siblings
+/// have different names; `./photosync-out` for a folder without a parent.
 pub fn default_out(dir: &Path) -> PathBuf {
     let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    absolute.parent().map_or_else(
-        || PathBuf::from("photosync-out"),
-        |p| p.join("photosync-out"),
-    )
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => {
+            parent.join(format!("photosync-out-{}", name.to_string_lossy()))
+        }
+        _ => PathBuf::from("photosync-out"),
+    }
+}
+
+/// Binds OUT to DIR (both canonical): the first run writes the marker, later
+/// runs check it. An OUT without a marker (from an older version) is adopted.
+fn bind(out: &Path, dir: &Path) -> anyhow::Result<()> {
+    let marker = out.join(SOURCE_MARKER);
+    match std::fs::read_to_string(&marker) {
+        Ok(text) => {
+            let recorded = PathBuf::from(text.trim_end_matches(['\r', '\n']));
+            if recorded == dir {
+                return Ok(());
+            }
+            Err(UsageError(format!(
+                "{out} holds the thumbnails and ledger of {recorded}, not of {dir}: syncing \
+                 {dir} into it would find every photo of {recorded} gone. Use another output \
+                 folder (leave out --out for {default}, or name a new one), or delete {out} to \
+                 start it over for {dir}. If {recorded} was moved to {dir}, write the new path \
+                 into {marker}.",
+                out = out.display(),
+                recorded = recorded.display(),
+                dir = dir.display(),
+                default = default_out(dir).display(),
+                marker = marker.display(),
+            ))
+            .into())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            std::fs::write(&marker, format!("{}\n", dir.display()))
+                .with_context(|| format!("cannot write {}", marker.display()))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", marker.display()))),
+    }
+}
+
+/// `photosync sync DIR [--out OUT]` as a person would type it again.
+fn command_line(dir: &Path, out: Option<&Path>) -> String {
+    let quoted = |p: &Path| {
+        let text = p.display().to_string();
+        if text.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            format!("'{}'", text.replace('\'', r"'\''"))
+        } else {
+            text
+        }
+    };
+    let mut line = format!("photosync sync {}", quoted(dir));
+    if let Some(out) = out {
+        line.push_str(&format!(" --out {}", quoted(out)));
+    }
+    line
 }
 
 /// Runs once; returns the summary and how many photos failed.
@@ -36,7 +98,25 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
     if !job.dir.is_dir() {
         return Err(UsageError(format!("{} is not a folder", job.dir.display())).into());
     }
+    let dir = job
+        .dir
+        .canonicalize()
+        .with_context(|| format!("cannot open {}", job.dir.display()))?;
     let out = job.out.clone().unwrap_or_else(|| default_out(&job.dir));
+    if job.out.is_none() {
+        let legacy = dir.parent().map(|p| p.join("photosync-out"));
+        if let Some(legacy) = legacy.filter(|l| l.is_dir() && !out.exists()) {
+            eprintln!(
+                "note: {} is an older version's default output, shared by sibling folders; this \
+                 run writes to {}. To go on with the old one for this folder, pass --out {}.",
+                legacy.display(),
+                out.display(),
+                legacy.display()
+            );
+        }
+    }
+    bind(&out, &dir)?;
+    settings.reconcile.confirm_with = command_line(&job.dir, job.out.as_deref());
     let stores = Stores {
         // An OUT inside DIR is output, never input.
         photos: Store::local_excluding(&job.dir, std::slice::from_ref(&out))
@@ -62,6 +142,12 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
         .iter()
         .map(|v| &v.record)
         .filter(|r| r.status == Status::Failed)
+        .collect();
+    let held: Vec<_> = scan
+        .records
+        .iter()
+        .map(|v| &v.record)
+        .filter(|r| r.status == Status::RemovalHeld)
         .collect();
     failures.sort_by(|a, b| a.photo.cmp(&b.photo));
 
@@ -91,6 +177,10 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
             crate::say!("  {}  {code}: {message}", record.photo);
         }
     }
+    if let Some(first) = held.first() {
+        let message = first.problem.as_ref().map_or("", |p| p.message.as_str());
+        println!("\nremoval held ({} photos): {message}", held.len());
+    }
     for unusable in &summary.unusable {
         crate::say!("  {}  invalid-name: {}", unusable.name, unusable.reason);
     }
@@ -102,6 +192,6 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
         out.join(&thumbnails_dir).display(),
         state_dir.join("reports").join("latest.html").display()
     );
-    let failed = failures.len() + summary.unusable.len() + summary.corrupt.len();
+    let failed = failures.len() + held.len() + summary.unusable.len() + summary.corrupt.len();
     Ok((summary, failed))
 }

@@ -22,6 +22,24 @@ pub struct ReconcileSettings {
     /// Lock photos to the HR-approved image (`PHOTOSYNC_ENFORCE`): a profile photo
     /// someone changed is set back to ours on the next run.
     pub enforce: bool,
+    /// The accidental-deletion guard (`PHOTOSYNC_REMOVAL_LIMIT`): a run that
+    /// would remove more synced photos than this removes none; 0 removes none ever.
+    pub removal_limit: usize,
+    /// This run may remove up to this many (`--allow-removals N`; never from
+    /// the environment, so a confirmation cannot outlive its run).
+    pub allow_removals: Option<usize>,
+    /// The command a held removal's message tells the admin to confirm
+    /// with: `photosync reconcile`, or for local mode `photosync sync DIR`.
+    pub confirm_with: String,
+    /// How long a claim on a photo holds without renewal (`PHOTOSYNC_LEASE_SECS`);
+    /// a live worker renews it every third of that, so a crashed worker's
+    /// photos are free again at most this long after the crash.
+    pub lease: Duration,
+    /// Days of `reports/history/` kept (`PHOTOSYNC_REPORT_HISTORY_DAYS`).
+    pub report_history_days: u32,
+    /// Backups kept per user besides the oldest (`PHOTOSYNC_BACKUP_KEEP`):
+    /// the oldest (the photo before photosync) and the newest N stay.
+    pub backup_keep: usize,
 }
 
 pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
@@ -49,6 +67,14 @@ pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
         concurrency,
         delete_removed: env.flag("PHOTOSYNC_DELETE_REMOVED", false)?,
         enforce: env.flag("PHOTOSYNC_ENFORCE", false)?,
+        removal_limit: bounded(env, "PHOTOSYNC_REMOVAL_LIMIT", 10, 0..=100_000)?,
+        allow_removals: None,
+        confirm_with: "photosync reconcile".to_owned(),
+        // At least 2 s (renewed every third); at most 10 minutes, the
+        // longest a crashed worker may strand a photo.
+        lease: Duration::from_secs(bounded(env, "PHOTOSYNC_LEASE_SECS", 60u64, 2..=600)?),
+        report_history_days: bounded(env, "PHOTOSYNC_REPORT_HISTORY_DAYS", 30, 1..=3650)?,
+        backup_keep: bounded(env, "PHOTOSYNC_BACKUP_KEEP", 5, 1..=1000)?,
     })
 }
 

@@ -87,6 +87,9 @@ pub struct PhotoInfo {
     /// Changes whenever the photo changes; drift detection compares it.
     #[serde(rename = "@odata.mediaEtag", default)]
     pub media_etag: Option<String>,
+    /// The photo's media type (`image/jpeg`).
+    #[serde(rename = "@odata.mediaContentType", default)]
+    pub content_type: Option<String>,
 }
 
 /// The Graph client; share one per process (it holds the token cache, the
@@ -212,6 +215,24 @@ impl GraphClient {
                 detail: format!("unreadable photo metadata: {e}"),
             })?;
         Ok((info.width > 1 || info.height > 1).then_some(info))
+    }
+
+    /// The user's current photo with its metadata, to back it up; `None`
+    /// when there is none. `GET /users/{id}/photo/$value` answers the binary
+    /// data, or 404 when no photo exists
+    /// (learn.microsoft.com/en-us/graph/api/profilephoto-get); the metadata
+    /// is read first, so the 1x1 placeholder also counts as none.
+    pub async fn photo(&self, user_id: &str) -> Result<Option<(PhotoInfo, Bytes)>, GraphError> {
+        let Some(info) = self.photo_info(user_id).await? else {
+            return Ok(None);
+        };
+        let reply = self
+            .call(photo_call(Method::GET, user_id, "/$value", None))
+            .await?;
+        if reply.status == StatusCode::NOT_FOUND || reply.body.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((info, reply.body)))
     }
 
     /// Removes the user's photo; removing a missing photo is success.

@@ -62,6 +62,9 @@ pub enum Action {
     SharePointOnly,
     /// It is synced: compare Graph's photo with ours (`PHOTOSYNC_ENFORCE`).
     CheckDrift,
+    /// Its removal was held and the same bytes are back: the record returns
+    /// to what it was, nothing is uploaded (the profile photo never left).
+    Reinstate,
     /// Nothing to do.
     Skip(Skip),
 }
@@ -193,6 +196,7 @@ pub fn next_action(record: Option<&Record>, seen: &Seen<'_>, ctx: &Context) -> A
         Status::Syncing => Action::Sync(Why::Abandoned),
         Status::DryRun if ctx.graph_live => Action::Sync(Why::CredentialsConfigured),
         Status::DryRun => Action::Skip(Skip::DryRun),
+        Status::RemovalHeld if record.held_from.is_some() => Action::Reinstate,
         Status::Removed | Status::RemovalHeld => Action::Sync(Why::Reappeared),
     }
 }

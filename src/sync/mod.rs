@@ -6,6 +6,7 @@
 //! the blob trigger, the Reconcile timer and local mode, and every "what to
 //! do with this photo" question is answered by [`decide::next_action`].
 
+pub mod backup;
 pub mod decide;
 mod flow;
 pub mod ledger;
@@ -27,7 +28,7 @@ use crate::graph::GraphClient;
 use crate::store::{ETag, StoreError, Stores};
 pub use decide::Source;
 use flow::Flow;
-pub use flow::{Delivery, FOCUS_METADATA, LEASE, PhotoJob, PhotoOutcome};
+pub use flow::{Delivery, FOCUS_METADATA, PhotoJob, PhotoOutcome};
 use ledger::Ledger;
 pub use photo_name::{NameError, PhotoName};
 pub use plan::RenditionPlan;

@@ -300,6 +300,9 @@ async fn a_deleted_photo_is_removed_and_comes_back_when_uploaded_again() {
     let photo = jpeg(500, 500);
     w.upload(ALICE, &photo).await;
     w.deliver(ALICE).await;
+    // Bob's photo stays: a container emptied at once is held (the guard).
+    w.upload("bob@contoso.com.jpg", &photo).await;
+    w.deliver("bob@contoso.com.jpg").await;
     w.stores.photos.delete(ALICE).await.unwrap();
     assert_eq!(w.reconcile().await.removed, 1);
     assert_eq!(w.record(ALICE).await.status, Status::Removed);

@@ -203,6 +203,31 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Kills the process with SIGKILL (`kill -9`): no shutdown, no cleanup.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Runs a CLI command of the same binary against this app's containers
+    /// and settings, off the async runtime (the fakes serve on it).
+    pub async fn cli(&self, args: &[&str]) -> (ExitStatus, String, String) {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_binary(&args, &pairs(&env))
+        })
+        .await
+        .expect("the command ran")
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();

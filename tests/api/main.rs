@@ -1,6 +1,7 @@
 //! End-to-end tests of the real binary and the storage layer against real
 //! Azurite. One test binary; `./scripts/test.sh` starts Azurite first.
 
+mod backup;
 mod cli_output;
 mod deploy;
 mod fakes;
@@ -14,9 +15,11 @@ mod host;
 mod hostile;
 mod identity;
 mod local;
+mod local_bound;
 mod package;
 mod preview;
 mod reconcile;
+mod removal;
 mod sharepoint;
 mod storage_proxy;
 mod store;

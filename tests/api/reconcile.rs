@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use crate::fakes::graph::{FakeGraph, FakeUser, Fault, Route};
 use crate::helpers::{TestApp, jpeg, spawn_app_with};
 
-fn tick() -> String {
+pub(crate) fn tick() -> String {
     json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}},
            "Metadata": {"sys": {"MethodName": "Reconcile"}}})
     .to_string()
 }
 
-async fn reconcile(app: &TestApp) -> String {
+pub(crate) async fn reconcile(app: &TestApp) -> String {
     let response = app.invoke("Reconcile", "inv-timer", tick()).await;
     let status = response.status();
     let answer: Value = response.json().await.unwrap();
@@ -30,7 +30,7 @@ async fn reconcile(app: &TestApp) -> String {
     answer["Logs"][0].as_str().unwrap().to_owned()
 }
 
-async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
+pub(crate) async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
     let fake = FakeGraph::start().await;
     for i in 0..users {
         fake.add_user(FakeUser::new(
@@ -46,7 +46,7 @@ async fn upload(app: &TestApp, name: &str, bytes: Vec<u8>) {
     app.upload(name, &bytes).await;
 }
 
-async fn status_of(app: &TestApp, name: &str) -> Status {
+pub(crate) async fn status_of(app: &TestApp, name: &str) -> Status {
     Ledger::new(app.stores.state.clone())
         .get(&PhotoName::parse(name).unwrap())
         .await
@@ -56,7 +56,7 @@ async fn status_of(app: &TestApp, name: &str) -> Status {
         .status
 }
 
-fn puts(fake: &FakeGraph) -> usize {
+pub(crate) fn puts(fake: &FakeGraph) -> usize {
     fake.requests_to("PUT", "/photo/$value").len()
 }
 
@@ -105,12 +105,13 @@ async fn a_retrying_photo_is_retried_only_when_due() {
         status_of(&app, "user0@contoso.com.jpg").await,
         Status::Retrying
     );
-    assert_eq!(puts(&fake), 1);
+    // The first photo call (reading the current photo to back it up) failed.
+    assert_eq!(puts(&fake), 0);
 
     // Not due yet: the backoff starts at five minutes.
     let line = reconcile(&app).await;
     assert!(line.contains("0 worked on"), "{line}");
-    assert_eq!(puts(&fake), 1);
+    assert_eq!(puts(&fake), 0);
 
     // Make it due, as time passing would.
     let ledger = Ledger::new(app.stores.state.clone());
@@ -128,7 +129,7 @@ async fn a_retrying_photo_is_retried_only_when_due() {
         .unwrap();
 
     reconcile(&app).await;
-    assert_eq!(puts(&fake), 2);
+    assert_eq!(puts(&fake), 1);
     assert_eq!(
         status_of(&app, "user0@contoso.com.jpg").await,
         Status::Synced
@@ -184,8 +185,9 @@ async fn hundreds_of_photos_never_exceed_the_graph_cap() {
         ],
     )
     .await;
-    // Slow enough that uploads overlap and the cap matters.
-    fake.set_photo_delay(std::time::Duration::from_millis(20));
+    // Slow enough that photo calls overlap and the cap matters, also when
+    // storage (shared Azurite) is slow and photos reach Graph further apart.
+    fake.set_photo_delay(std::time::Duration::from_millis(100));
     let photo = jpeg(100, 100);
     let uploads = (0..300).map(|i| {
         let app = &app;
@@ -244,8 +246,10 @@ async fn a_deleted_photo_is_marked_removed_and_optionally_unset() {
 
 #[tokio::test]
 async fn a_deleted_photo_keeps_the_profile_photo_by_default() {
-    let (app, fake) = start(1, &[]).await;
+    let (app, fake) = start(2, &[]).await;
     upload(&app, "user0@contoso.com.jpg", jpeg(300, 300)).await;
+    // Another photo stays: a container emptied at once is held (the guard).
+    upload(&app, "user1@contoso.com.jpg", jpeg(300, 300)).await;
     reconcile(&app).await;
     app.stores
         .photos

@@ -20,6 +20,9 @@ fn record(status: Status) -> Record {
     if status == Status::Failed {
         r.problem = Some(Problem::new(ProblemCode::UserNotFound, "no"));
     }
+    if status == Status::RemovalHeld {
+        r.held_from = Some(Status::Synced);
+    }
     r
 }
 
@@ -121,6 +124,16 @@ fn no_record_is_new_whatever_was_seen() {
 }
 
 #[test]
+fn a_held_record_without_its_former_status_is_synced_again() {
+    let mut r = record(Status::RemovalHeld);
+    r.held_from = None;
+    assert_eq!(
+        decide(Some(&r), Obs::SameVersion, schedule()),
+        Sync(Why::Reappeared)
+    );
+}
+
+#[test]
 fn every_status_against_every_observation() {
     use Obs::*;
     let failed = S(Skip::Failed(Some(ProblemCode::UserNotFound)));
@@ -144,11 +157,7 @@ fn every_status_against_every_observation() {
             Sync(Why::Reappeared),
             Sync(Why::Reappeared),
         ),
-        (
-            Status::RemovalHeld,
-            Sync(Why::Reappeared),
-            Sync(Why::Reappeared),
-        ),
+        (Status::RemovalHeld, Action::Reinstate, Action::Reinstate),
     ];
     for (status, same_version, same_bytes) in rows {
         let r = record(status);

@@ -67,6 +67,17 @@ impl From<LedgerError> for Failure {
     }
 }
 
+impl From<crate::sync::backup::BackupError> for Failure {
+    fn from(e: crate::sync::backup::BackupError) -> Self {
+        use crate::sync::backup::BackupError;
+        let code = match &e {
+            BackupError::Graph(g) => g.code(),
+            BackupError::Store(s) => s.code(),
+        };
+        Self::new(code, &e)
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Self::new(e.code(), format!("{e:#}"))

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 mod decode_budget;
 mod failure;
+mod lease;
 mod mapping_file;
 mod newest;
 mod publish;
@@ -36,11 +37,6 @@ use crate::config::Settings;
 use crate::problem::{Problem, ProblemCode};
 use crate::store::{ETag, StoreError, Stores};
 
-/// How long a claim on a photo holds before another worker may take over
-/// (several instances in Azure; a crashed one's claim simply runs out). A
-/// render is bounded by its time budget and each call by its timeout, so a
-/// live worker finishes well within it.
-pub const LEASE: Duration = Duration::from_secs(300);
 /// Blob metadata key an admin (or the web page) sets to place the crop.
 pub const FOCUS_METADATA: &str = "photosync_focus";
 
@@ -145,8 +141,9 @@ pub(crate) struct Flow {
     render_slots: tokio::sync::Semaphore,
     /// Decode memory (`PHOTOSYNC_MAX_DECODE_MB`), taken by predicted bytes.
     decode_budget: decode_budget::DecodeBudget,
-    /// How long a claim holds: [`LEASE`] in Azure; zero for a single local
-    /// process, whose claims no other worker can hold.
+    /// How long a claim holds unrenewed (`PHOTOSYNC_LEASE_SECS`; several
+    /// instances in Azure, a crashed one's claim runs out); zero for a
+    /// single local process, whose claims no other worker can hold.
     lease: Duration,
 }
 
@@ -158,6 +155,7 @@ impl Flow {
         );
         let decode_budget = decode_budget::DecodeBudget::new(settings.render.max_decode_bytes);
         Self {
+            lease: settings.reconcile.lease,
             ledger: Ledger::new(stores.state.clone()),
             settings,
             stores,
@@ -168,7 +166,6 @@ impl Flow {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             decode_budget,
-            lease: LEASE,
         }
     }
 
@@ -274,6 +271,10 @@ impl Flow {
                 self.note_version(existing.as_ref(), &content).await;
                 PhotoOutcome::skipped(&name, skip)
             }
+            Action::Reinstate => {
+                let current = existing.expect("only a record can be held");
+                self.reinstate(&name, current, content.etag.clone()).await
+            }
             // Drift is the timer's check; a delivery of the same bytes has nothing to do.
             Action::CheckDrift => PhotoOutcome::skipped(&name, Skip::Unchanged),
             Action::SharePointOnly => {
@@ -334,7 +335,9 @@ impl Flow {
             Err(LedgerError::Conflict(_)) => return PhotoOutcome::skipped(name, Skip::InProgress),
             Err(e) => return PhotoOutcome::unrecorded(name, e.into()),
         };
-        let result = self.publish(job, &content, &key, &record).await;
+        let (result, claim) = self
+            .renewing(&claimed, claim, self.publish(job, &content, &key, &record))
+            .await;
         self.settle(record, Some(claim), result, started).await
     }
 

@@ -114,6 +114,21 @@ impl Flow {
                 warnings,
             });
         };
+        // A photo photosync did not set is copied before it is replaced:
+        // before its first upload for the user, and when someone changed it
+        // (a drift restore). No copy, no upload.
+        if !graph.is_dry_run() && (job.force || record.synced_at.is_none()) {
+            crate::sync::backup::take(
+                graph,
+                &self.stores.state,
+                &account.upn,
+                &account.id,
+                self.settings.reconcile.backup_keep,
+                !job.force,
+            )
+            .await
+            .map_err(|e| for_user(e.into()))?;
+        }
         let master = self.plan.graph_master(&rendition).jpeg.clone();
         match graph
             .set_photo(&account.id, master)

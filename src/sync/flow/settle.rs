@@ -48,6 +48,7 @@ pub(super) fn base_record(
         next_attempt: None,
         graph_etag: previous.and_then(|r| r.graph_etag.clone()),
         sharepoint: previous.and_then(|r| r.sharepoint.clone()),
+        held_from: None,
     }
 }
 

@@ -197,6 +197,15 @@ impl Ledger {
         }
     }
 
+    /// Deletes the entry of the user filed under `folder` (their current
+    /// photo is gone and no other is there).
+    pub async fn forget_user(&self, folder: &str) -> Result<(), LedgerError> {
+        Ok(self
+            .store
+            .delete(&format!("{USERS_PREFIX}{folder}.json"))
+            .await?)
+    }
+
     /// Writes a user entry conditionally, like [`Ledger::put`].
     pub async fn put_user(
         &self,

@@ -151,6 +151,10 @@ pub struct Record {
     /// own, so a SharePoint failure is retried without another Graph upload.
     #[serde(default)]
     pub sharepoint: Option<TargetState>,
+    /// For `removal-held`: the status before the hold, which the record
+    /// returns to when its blob comes back unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_from: Option<Status>,
 }
 
 /// The outcome of one additional target (SharePoint).
@@ -167,6 +171,14 @@ pub struct TargetState {
 }
 
 impl Record {
+    /// Whether the profile photo is (or, held, still is) set from these
+    /// bytes: what removing the photo would take away.
+    pub fn profile_photo_set(&self) -> bool {
+        self.status.is_current()
+            || (self.status == Status::RemovalHeld
+                && self.held_from.is_some_and(Status::is_current))
+    }
+
     /// The profile photo is set but SharePoint still needs these bytes.
     pub fn sharepoint_pending(&self) -> bool {
         self.status.is_current()
@@ -239,6 +251,7 @@ pub(crate) fn sample(photo: &str, status: Status) -> Record {
         next_attempt: None,
         graph_etag: None,
         sharepoint: None,
+        held_from: None,
     }
 }
 

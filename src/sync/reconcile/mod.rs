@@ -6,6 +6,8 @@
 //! writes the report. Every blob name comes through the listing; one that
 //! cannot be used is one report row.
 
+mod guard;
+mod removal;
 pub mod report;
 mod summary;
 pub mod targets;
@@ -20,7 +22,7 @@ use tokio::time::Instant;
 use super::PhotoName;
 use super::decide::{Action, Seen, Source, next_action};
 use super::flow::{Flow, PhotoJob};
-use super::ledger::{LedgerError, Record, Status, Versioned};
+use super::ledger::{LedgerError, Record, Versioned};
 use super::mapping;
 use super::photo_name::escaped;
 use crate::store::{BlobInfo, ETag, Listed, StoreError};
@@ -126,28 +128,51 @@ impl Reconciler {
                         });
                     }
                 }
+                Action::Reinstate => {
+                    if let Some(current) = records.get(name.as_str()) {
+                        jobs.push(Work::Reinstate {
+                            job,
+                            current: Box::new(current.clone()),
+                        });
+                    }
+                }
                 Action::Skip(_) => {}
             }
         }
 
-        let outcomes = work::run_all(flow, jobs, settings, started, progress, stop).await;
+        let mut outcomes = work::run_all(flow, jobs, settings, started, progress, stop).await;
+
+        let listed: HashSet<&str> = listing.photos.iter().map(|(n, _)| n.as_str()).collect();
+        let removals = removal::remove_all(flow, &records, &listed, settings).await;
+        // A removed photo's user has an older photo: it is current again, now.
+        let promoted: Vec<Work> = removals
+            .promoted
+            .iter()
+            .map(|name| Work::Sync {
+                job: PhotoJob {
+                    name: name.clone(),
+                    delivered: None,
+                    length: None,
+                    source: Source::Schedule,
+                    force: false,
+                },
+                key: name.key(),
+                last_modified: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            })
+            .collect();
+        if !promoted.is_empty() {
+            outcomes.extend(work::run_all(flow, promoted, settings, started, progress, stop).await);
+        }
         let mut summary = RunSummary {
             examined: listing.photos.len() + listing.unusable.len(),
             worked: outcomes.iter().filter(|(_, o)| *o == Some(true)).count(),
             left: outcomes.iter().filter(|(_, o)| o.is_none()).count(),
             unusable: listing.unusable,
             corrupt: scan.corrupt,
+            removed: removals.removed.len(),
+            held: removals.held.len(),
             ..RunSummary::default()
         };
-
-        let listed: HashSet<&str> = listing.photos.iter().map(|(n, _)| n.as_str()).collect();
-        let gone: Vec<&Versioned> = records
-            .values()
-            .filter(|v| !listed.contains(v.record.photo.as_str()))
-            .filter(|v| v.record.status != Status::Removed)
-            .collect();
-        let removed = work::remove_all(flow, &gone, settings.delete_removed).await;
-        summary.removed = removed.len();
 
         // Only what this run touched changed: re-read those, keep the rest.
         let mut after = records;
@@ -155,7 +180,8 @@ impl Reconciler {
             .iter()
             .filter(|(_, o)| *o == Some(true))
             .map(|(photo, _)| photo.clone())
-            .chain(removed);
+            .chain(removals.removed)
+            .chain(removals.held);
         for photo in touched {
             let Ok(name) = PhotoName::parse(&photo) else {
                 continue;

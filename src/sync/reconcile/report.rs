@@ -378,7 +378,7 @@ impl ReportWriter {
         let thumbnails = self.small_thumbnails(flow, records).await;
         let page = html(&rows, summary, &configuration, &thumbnails);
         let history = format!(
-            "reports/history/{}.json",
+            "{HISTORY_PREFIX}{}.json",
             generated_at.format("%Y%m%dT%H%M%S%.3fZ")
         );
         let files: [(&str, Vec<u8>, &str); 4] = [
@@ -402,6 +402,48 @@ impl ReportWriter {
                 .put(name, Bytes::from(bytes), &properties, WriteMode::Overwrite)
                 .await?;
         }
+        let days = flow.settings().reconcile.report_history_days;
+        if let Err(e) = prune_history(flow, generated_at, days).await {
+            // The next run tries again; a report is never lost over it.
+            tracing::warn!("cannot prune the report history: {e}");
+        }
         Ok(())
     }
+}
+
+/// Deletes history reports older than `days`, judged by the time in their
+/// name (`reports/history/{%Y%m%dT%H%M%S%.3fZ}.json`, as written above);
+/// anything else there is left alone.
+async fn prune_history(
+    flow: &Flow,
+    now: chrono::DateTime<Utc>,
+    days: u32,
+) -> Result<usize, StoreError> {
+    use futures::TryStreamExt;
+    let cutoff = now - chrono::Duration::days(i64::from(days));
+    let state = &flow.stores().state;
+    let old: Vec<String> = state
+        .list_blobs(Some(HISTORY_PREFIX.trim_end_matches('/')))
+        .map_ok(|b| b.name)
+        .try_filter(|name| {
+            let written = history_time(name);
+            futures::future::ready(written.is_some_and(|t| t < cutoff))
+        })
+        .try_collect()
+        .await?;
+    for name in &old {
+        state.delete(name).await?;
+    }
+    Ok(old.len())
+}
+
+/// Folder of the history reports in the state container.
+const HISTORY_PREFIX: &str = "reports/history/";
+
+/// When a history report was written, from its name.
+pub(super) fn history_time(name: &str) -> Option<chrono::DateTime<Utc>> {
+    let stamp = name.strip_prefix(HISTORY_PREFIX)?.strip_suffix("Z.json")?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3f")
+        .ok()
+        .map(|t| t.and_utc())
 }

@@ -26,6 +26,8 @@ pub struct RunSummary {
     pub left: usize,
     /// Ledger entries newly marked `removed`.
     pub removed: usize,
+    /// Removals the guard held (`removal-held`): nothing of theirs was removed.
+    pub held: usize,
     /// Entries whose name or kind photosync cannot use (`invalid-name`).
     pub unusable: Vec<Unusable>,
     /// Ledger records that could not be read (`ledger-corrupt`).
@@ -52,6 +54,12 @@ impl RunSummary {
             .map(|(status, n)| format!("{n} {status}"))
             .collect();
         let mut problems = String::new();
+        if self.held > 0 {
+            problems.push_str(&format!(
+                ", {} removal(s) held by PHOTOSYNC_REMOVAL_LIMIT (see the report)",
+                self.held
+            ));
+        }
         if !self.unusable.is_empty() {
             problems.push_str(&format!(", {} unusable name(s)", self.unusable.len()));
         }

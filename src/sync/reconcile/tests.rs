@@ -91,3 +91,12 @@ fn html_escapes_lists_failures_first_and_forbids_scripts() {
         "no external assets"
     );
 }
+
+#[test]
+fn history_reports_are_dated_by_their_name() {
+    let name = "reports/history/20261202T031500.123Z.json";
+    let t = report::history_time(name).unwrap();
+    assert_eq!(t.to_rfc3339(), "2026-12-02T03:15:00.123+00:00");
+    assert_eq!(report::history_time("reports/history/notes.txt"), None);
+    assert_eq!(report::history_time("reports/latest.json"), None);
+}

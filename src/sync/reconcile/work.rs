@@ -1,6 +1,6 @@
 //! The work of a Reconcile run: syncing what the decision table chose, with
 //! bounded concurrency inside the time budget, newest photo of a person
-//! first; checking synced photos for drift; marking deleted photos.
+//! first; checking synced photos for drift; calling off held removals.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,9 +12,8 @@ use tokio::time::Instant;
 
 use super::summary::Progress;
 use crate::config::ReconcileSettings;
-use crate::problem::Problem;
 use crate::sync::flow::{Flow, PhotoJob};
-use crate::sync::ledger::{Status, Versioned};
+use crate::sync::ledger::Versioned;
 
 /// Work for one photo.
 pub(super) enum Work {
@@ -36,12 +35,21 @@ pub(super) enum Work {
         /// Graph's media ETag after our upload.
         expected: Option<String>,
     },
+    /// Its removal was held and it is back unchanged: restore the record.
+    Reinstate {
+        /// The job (for its name).
+        job: PhotoJob,
+        /// The held record (boxed: records are large, this variant is rare).
+        current: Box<Versioned>,
+    },
 }
 
 impl Work {
     fn photo(&self) -> &str {
         match self {
-            Self::Sync { job, .. } | Self::CheckDrift { job, .. } => job.name.as_str(),
+            Self::Sync { job, .. } | Self::CheckDrift { job, .. } | Self::Reinstate { job, .. } => {
+                job.name.as_str()
+            }
         }
     }
 }
@@ -125,7 +133,7 @@ fn waves(jobs: Vec<Work>) -> (Vec<Work>, Vec<Work>) {
         Work::Sync { job, key, .. } => newest
             .get(key)
             .is_none_or(|(_, photo)| photo == job.name.as_str()),
-        Work::CheckDrift { .. } => true,
+        Work::CheckDrift { .. } | Work::Reinstate { .. } => true,
     })
 }
 
@@ -176,6 +184,11 @@ async fn one(flow: &Flow, work: Work) -> bool {
             flow.sync_photo(job).await;
             true
         }
+        Work::Reinstate { job, current } => {
+            let outcome = flow.reinstate(&job.name, *current, None).await;
+            tracing::info!(photo = %job.name, "{}", outcome.summary);
+            true
+        }
     }
 }
 
@@ -190,67 +203,6 @@ async fn drifted(flow: &Flow, user_id: &str, expected: Option<&str>) -> bool {
         Ok(None) => true,
         Err(e) => {
             tracing::warn!(user_id, code = %e.code(), "drift check failed: {e}");
-            false
-        }
-    }
-}
-
-/// Marks every record whose blob is gone; returns the photos marked.
-pub(super) async fn remove_all(
-    flow: &Flow,
-    gone: &[&Versioned],
-    delete_photo: bool,
-) -> Vec<String> {
-    let mut removed = Vec::new();
-    for versioned in gone {
-        if mark_removed(flow, versioned, delete_photo).await {
-            removed.push(versioned.record.photo.clone());
-        }
-    }
-    removed
-}
-
-/// The photo blob is gone: record it, and with `PHOTOSYNC_DELETE_REMOVED`
-/// remove the profile photo if this was the user's current photo.
-async fn mark_removed(flow: &Flow, versioned: &Versioned, delete_photo: bool) -> bool {
-    let mut record = versioned.record.clone();
-    let was_current = match &record.user {
-        Some(user) => flow
-            .ledger()
-            .user(&user.upn.to_lowercase())
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|(entry, _)| entry.photo == record.photo),
-        None => false,
-    };
-    record.status = Status::Removed;
-    record.lease_until = None;
-    record.next_attempt = None;
-    record.updated = Utc::now();
-    record.detail = Some("the photo blob was deleted".to_owned());
-    if delete_photo
-        && was_current
-        && versioned.record.status.is_current()
-        && let (Some(graph), Some(user)) = (&flow.targets().graph, &record.user)
-    {
-        match graph.delete_photo(&user.id).await {
-            Ok(_) => {
-                record.detail =
-                    Some("the photo blob was deleted; profile photo removed".to_owned());
-            }
-            Err(e) => {
-                record.problem = Some(Problem::new(
-                    e.code(),
-                    format!("removing the profile photo failed: {e}"),
-                ));
-            }
-        }
-    }
-    match flow.ledger().put(&record, Some(&versioned.etag)).await {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::warn!(photo = %record.photo, "cannot mark removed: {e}");
             false
         }
     }

@@ -160,6 +160,8 @@ pub(super) struct Shared {
     pub(super) admin_url: String,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Woken after each request is recorded (tests wait on it, not on a clock).
+    recorded: tokio::sync::Notify,
 }
 
 /// The running fake; stops when dropped.
@@ -203,6 +205,7 @@ impl FakeGraph {
             admin_url: admin_url.clone(),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            recorded: tokio::sync::Notify::new(),
         });
         let servers = [
             (graph, Service::Graph),
@@ -330,6 +333,22 @@ impl FakeGraph {
     }
 
     /// Requests whose path contains `fragment` with this method.
+    /// Waits until `done` holds, re-checked after each request (at most 60 s).
+    pub async fn wait_until(&self, done: impl Fn(&FakeGraph) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let next = self.shared.recorded.notified();
+            tokio::pin!(next);
+            next.as_mut().enable();
+            if done(self) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, next).await.is_err() {
+                return done(self);
+            }
+        }
+    }
+
     pub fn requests_to(&self, method: &str, fragment: &str) -> Vec<Recorded> {
         self.requests()
             .into_iter()
@@ -531,6 +550,7 @@ async fn handle(
         status: response.status().as_u16(),
         at: Instant::now(),
     });
+    shared.recorded.notify_waiters();
     response
 }
 
@@ -644,6 +664,28 @@ fn serve(
                     "@odata.mediaEtag": media_etag(bytes),
                     "id": "648x648", "width": 648, "height": 648}))
                 .into_response(),
+                None => graph_error(
+                    StatusCode::NOT_FOUND,
+                    "ImageNotFound",
+                    "The photo wasn't found.",
+                ),
+            }
+        }
+        // The photo's binary data, or 404 when no photo exists
+        // (https://learn.microsoft.com/en-us/graph/api/profilephoto-get).
+        // What `$value` answers for the 1x1 placeholder: no source found;
+        // the fake answers 404, and photosync reads the metadata first anyway.
+        ("GET", ["v1.0", "users", key, "photo", "$value"]) => {
+            let Some(id) = find(&inner.users, key).map(|u| u.id.clone()) else {
+                return not_found(key);
+            };
+            match inner.photos.get(&id) {
+                Some((bytes, content_type)) => (
+                    StatusCode::OK,
+                    [("content-type", content_type.clone())],
+                    bytes.clone(),
+                )
+                    .into_response(),
                 None => graph_error(
                     StatusCode::NOT_FOUND,
                     "ImageNotFound",
