@@ -21,6 +21,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{BlobInfo, ETag, StoreError};
+use crate::resilience::{Next, RetryPolicy};
 
 /// Names per page: the service's maximum.
 const PAGE: &str = "5000";
@@ -70,7 +71,7 @@ impl AzureLister {
                 let Some(marker) = marker else {
                     return Ok(None);
                 };
-                let page = lister.page(prefix.as_deref(), &marker).await?;
+                let page = lister.page_with_retries(prefix.as_deref(), &marker).await?;
                 let next = page.next_marker.filter(|m| !m.is_empty());
                 let blobs: Vec<Result<BlobInfo, StoreError>> = page
                     .blobs
@@ -88,6 +89,42 @@ impl AzureLister {
         })
         .flatten()
         .boxed()
+    }
+
+    /// One page, retried on what a passing outage looks like (no connection,
+    /// a cut answer, 5xx, throttling). Azure's storage clients retry these with
+    /// exponential backoff by default
+    /// (<https://learn.microsoft.com/azure/storage/blobs/storage-retry-policy>),
+    /// as `object_store` does for its own requests; without this, one busy
+    /// moment of the service would fail a whole Reconcile run.
+    async fn page_with_retries(
+        &self,
+        prefix: Option<&str>,
+        marker: &str,
+    ) -> Result<ListPage, StoreError> {
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            max_wait: Duration::from_secs(30),
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+        };
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.page(prefix, marker).await {
+                Err(e @ StoreError::Unavailable { .. }) => match policy.next(attempt, waited, None)
+                {
+                    Next::RetryAfter(delay) => {
+                        tracing::debug!(attempt, "List Blobs failed, retrying: {e}");
+                        tokio::time::sleep(delay).await;
+                        waited += delay;
+                    }
+                    Next::GiveUp => return Err(e),
+                },
+                other => return other,
+            }
+        }
     }
 
     async fn page(&self, prefix: Option<&str>, marker: &str) -> Result<ListPage, StoreError> {
