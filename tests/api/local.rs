@@ -51,12 +51,12 @@ fn sync(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-fn report(out: &Path) -> Value {
+pub(crate) fn report(out: &Path) -> Value {
     let text = std::fs::read(out.join("photosync/reports/latest.json")).unwrap();
     serde_json::from_slice(&text).unwrap()
 }
 
-fn statuses(report: &Value) -> Vec<(String, String)> {
+pub(crate) fn statuses(report: &Value) -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = report["photos"]
         .as_array()
         .unwrap()

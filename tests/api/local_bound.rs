@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
 use crate::helpers::{BINARY, jpeg, temp_dir};
 
 /// `photosync sync ARGS` with a clean environment (dry: no credentials).
@@ -41,21 +39,7 @@ fn folder(parent: &Path, name: &str, people: &[&str]) -> PathBuf {
 
 /// Photo name → status, from OUT's report.
 fn statuses(out: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read(out.join("photosync/reports/latest.json")).unwrap();
-    let report: Value = serde_json::from_slice(&text).unwrap();
-    let mut rows: Vec<(String, String)> = report["photos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["photo"].as_str().unwrap().to_owned(),
-                p["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
+    crate::local::statuses(&crate::local::report(out))
 }
 
 /// Files under `dir`, at any depth.
