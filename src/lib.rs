@@ -12,6 +12,7 @@ pub mod graph;
 pub mod handler;
 pub mod html;
 pub mod identity;
+pub mod memory;
 pub mod pipeline;
 pub mod portal;
 pub mod problem;

@@ -52,10 +52,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         ),
     }
     let settings = Arc::new(settings);
-    let portal = crate::portal::Portal::new(Arc::clone(&settings), stores.clone());
+    let engine = Engine::new(Arc::clone(&settings), stores.clone(), targets);
+    let portal = crate::portal::Portal::new(Arc::clone(&settings), stores, engine.memory());
     log_web_trust(&settings.web);
     let router = handler::router(
-        Engine::new(Arc::clone(&settings), stores, targets),
+        engine,
         &settings.containers.photos,
         settings.max_body_bytes(),
     )

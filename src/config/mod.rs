@@ -10,6 +10,7 @@ pub mod connection_string;
 pub mod env_file;
 mod graph;
 mod known;
+mod memory;
 mod reconcile;
 mod sharepoint;
 mod web;
@@ -18,6 +19,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use url::Url;
+
+pub use memory::MemorySettings;
 
 use crate::graph::GraphSettings;
 use crate::pipeline::{CropMode, RenderOptions};
@@ -48,6 +51,9 @@ pub struct Settings {
     pub containers: Containers,
     /// Sizes, quality and safety limits of the photo pipeline.
     pub render: RenderOptions,
+    /// How the process's memory target splits between photos held and
+    /// decodes (`PHOTOSYNC_MEMORY_MB`).
+    pub memory: MemorySettings,
     /// Log output shape and filter.
     pub log: LogSettings,
     /// Microsoft Graph target and app identity.
@@ -231,6 +237,7 @@ impl Settings {
             .map(|(k, v)| (k.as_ref().to_ascii_lowercase(), v.into()))
             .collect());
         let render = render(&env)?;
+        let memory = memory::memory(&env, &render, body_limit(render.max_bytes) as u64)?;
         let graph = graph::graph(&env)?;
         Ok(Self {
             port: port(&env)?,
@@ -250,6 +257,7 @@ impl Settings {
             containers: containers(&env)?,
             web: web::web(&env, graph.match_by, render.max_bytes)?,
             render,
+            memory,
             log: log(&env)?,
             graph,
             reconcile: reconcile::reconcile(&env)?,
@@ -261,9 +269,14 @@ impl Settings {
     /// Largest invocation body the handler accepts: the photo arrives base64-encoded
     /// (4 bytes per 3) inside JSON with its metadata, so allow a third more plus slack.
     pub fn max_body_bytes(&self) -> usize {
-        let photo = usize::try_from(self.render.max_bytes).unwrap_or(usize::MAX);
-        photo.saturating_add(photo / 3).saturating_add(64 * 1024)
+        body_limit(self.render.max_bytes)
     }
+}
+
+/// The invocation body a photo of `max_bytes` arrives in.
+fn body_limit(max_bytes: u64) -> usize {
+    let photo = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    photo.saturating_add(photo / 3).saturating_add(64 * 1024)
 }
 
 fn port(env: &Env) -> Result<Option<u16>, SettingsError> {

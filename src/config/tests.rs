@@ -343,6 +343,8 @@ fn out_of_range_settings_are_refused_naming_the_setting() {
         ("PHOTOSYNC_MAX_DECODE_MB", "99999"),
         ("PHOTOSYNC_MAX_RENDER_SECS", "0"),
         ("PHOTOSYNC_MAX_RENDER_SECS", "601"),
+        ("PHOTOSYNC_MEMORY_MB", "159"),
+        ("PHOTOSYNC_MEMORY_MB", "65537"),
         ("PHOTOSYNC_LOG", "photosync=loud"),
         ("IDENTITY_ENDPOINT", "file:///etc/passwd"),
     ];
@@ -363,4 +365,23 @@ fn out_of_range_settings_are_refused_naming_the_setting() {
         ("PHOTOSYNC_THUMBNAILS_CONTAINER", "shared"),
     ]);
     assert_eq!(e.setting, "PHOTOSYNC_STATE_CONTAINER", "{e}");
+}
+
+#[test]
+fn the_memory_target_fits_one_largest_photo_or_says_what_to_raise() {
+    // Defaults: 256 MB = 48 for the process + 160 for decodes + 48 for
+    // photo bytes, which one 20 MB photo's 27 MB body needs 47 of.
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.memory.target, 256 << 20);
+    assert_eq!((s.memory.decode, s.memory.held), (160 << 20, 48 << 20));
+    // A 50 MB photo does not fit the default target: start-up says how much it needs.
+    let e = error(&[("PHOTOSYNC_MAX_BYTES", "52428800")]);
+    assert_eq!(e.setting, "PHOTOSYNC_MEMORY_MB", "{e}");
+    assert!(e.to_string().contains("at least 325"), "{e}");
+    let s = settings(&[
+        ("PHOTOSYNC_MAX_BYTES", "52428800"),
+        ("PHOTOSYNC_MEMORY_MB", "325"),
+    ])
+    .unwrap();
+    assert!(s.memory.held >= crate::memory::parse_cost(s.max_body_bytes() as u64));
 }

@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use crate::memory::{self, Held, Memory};
 use crate::sync::{Engine, Outcome};
 use payload::{InvocationResponse, PayloadError};
 
@@ -42,13 +44,19 @@ struct AppState {
     engine: Engine,
     /// Photos container name, to turn a trigger `Uri` back into a blob name.
     photos_container: Arc<str>,
+    /// The process's memory account: a body takes its share before it is read.
+    memory: Memory,
+    /// Largest invocation body accepted.
+    max_body_bytes: usize,
 }
 
 /// Builds the router; `max_body_bytes` must allow a base64 photo.
 pub fn router(engine: Engine, photos_container: &str, max_body_bytes: usize) -> Router {
     let state = AppState {
+        memory: engine.memory(),
         engine,
         photos_container: photos_container.into(),
+        max_body_bytes,
     };
     Router::new()
         .route("/", get(ready))
@@ -99,16 +107,21 @@ async fn invoke(
     State(state): State<AppState>,
     Path(function): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let retry = headers
         .get("x-azure-functions-retrycount")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let (body, held) = match receive(&state, &headers, body).await {
+        Ok(received) => received,
+        Err(refused) => return refused,
+    };
     tracing::debug!(bytes = body.len(), retry, "invocation received");
     let outcome = if function.eq_ignore_ascii_case(PHOTO_UPLOADED) {
-        photo_uploaded(&state, body).await
+        photo_uploaded(&state, body, held).await
     } else if function.eq_ignore_ascii_case(RECONCILE) {
+        drop(held);
         reconcile(&state, body).await
     } else if web::is_web_function(&function) {
         return web::not_forwarded(&function);
@@ -134,22 +147,85 @@ async fn invoke(
     }
 }
 
+/// Reads the body once its share of the process's memory is free. The host
+/// sends it chunked, without a length (`ToHttpRequestMessage` in the host's
+/// `Workers/Http/HttpScriptInvocationContextExtensions.cs` posts an
+/// `ObjectContent`, whose length is unknown), so an unknown length counts as
+/// the largest body; the buffer is reserved at that size once (its pages
+/// cost memory only as the body fills them) rather than grown by copies.
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Held), Response> {
+    use futures::StreamExt as _;
+    let limit = state.max_body_bytes;
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the invocation body is over {limit} bytes (PHOTOSYNC_MAX_BYTES plus base64)\n"
+            ),
+        )
+            .into_response()
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let expected = declared.unwrap_or(limit);
+    let held = state.memory.hold(memory::parse_cost(expected as u64)).await;
+    let mut buffer = bytes::BytesMut::with_capacity(expected);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("the invocation body could not be read: {e}\n"),
+            )
+                .into_response()
+        })?;
+        if buffer.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok((buffer.freeze(), held))
+}
+
 /// Parsing a body of up to ~70 MB (JSON, base64) is CPU work: off the runtime.
 async fn parse_off_runtime<T: Send + 'static>(
     body: Bytes,
-    read: impl FnOnce(&payload::InvocationRequest) -> Result<T, PayloadError> + Send + 'static,
+    read: impl FnOnce(&payload::InvocationRequest<'_>) -> Result<T, PayloadError> + Send + 'static,
 ) -> Result<T, PayloadError> {
     tokio::task::spawn_blocking(move || read(&payload::parse_request(&body)?))
         .await
         .map_err(|e| PayloadError(format!("reading the invocation body stopped: {e}")))?
 }
 
-async fn photo_uploaded(state: &AppState, body: Bytes) -> Result<Outcome, PayloadError> {
+async fn photo_uploaded(
+    state: &AppState,
+    body: Bytes,
+    held: Held,
+) -> Result<Outcome, PayloadError> {
     let container = Arc::clone(&state.photos_container);
     let event = parse_off_runtime(body, move |request| {
         payload::photo_event(request, PHOTO_BINDING, &container)
     })
     .await?;
+    // The body is gone; what stays in memory is the photo it carried, if
+    // the flow will use it (otherwise the flow reads, and accounts, itself).
+    // Never held across the flow's own read: a task holds one share at most.
+    let _held = match &event.bytes {
+        Some(bytes) => Some(held.keep(bytes.len() as u64)),
+        None => {
+            drop(held);
+            None
+        }
+    };
     Ok(state.engine.photo_uploaded(event).await)
 }
 

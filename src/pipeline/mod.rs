@@ -97,9 +97,13 @@ impl Default for RenderOptions {
             jpeg_quality: 85,
             crop: CropMode::Face,
             focus: None,
-            max_bytes: 50 * 1024 * 1024,
+            // A phone or camera JPEG is 2-15 MB, an iPhone HEIC 1-5 MB; with
+            // the decode pool below it keeps a photo's whole journey within
+            // the 256 MB memory target (crate::memory).
+            max_bytes: 20 * 1024 * 1024,
             max_pixels: 100_000_000,
-            max_decode_bytes: 256 << 20,
+            // Enough for a 24 MP HEIC (iPhone 15's default) or a 40 MP PNG.
+            max_decode_bytes: 160 << 20,
             // A 100 MP baseline JPEG renders in under 2 s on one core.
             time_budget: Some(std::time::Duration::from_secs(20)),
             background: [255, 255, 255],

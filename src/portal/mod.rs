@@ -162,11 +162,14 @@ pub struct Portal {
     previews: Arc<limits::RateLimiter>,
     /// The parsed latest report, reused while its ETag is unchanged.
     report: Arc<report_view::ReportCache>,
+    /// The process's memory account: a preview's render takes its share
+    /// like every other render.
+    memory: crate::memory::Memory,
 }
 
 impl Portal {
     /// A portal over these containers.
-    pub fn new(settings: Arc<Settings>, stores: Stores) -> Self {
+    pub fn new(settings: Arc<Settings>, stores: Stores, memory: crate::memory::Memory) -> Self {
         let per_hour = settings.web.uploads_per_hour;
         Self {
             ledger: Ledger::new(stores.state.clone()),
@@ -181,6 +184,7 @@ impl Portal {
             report: Arc::default(),
             settings,
             stores,
+            memory,
         }
     }
 

@@ -12,7 +12,11 @@ fn portal(vars: &[(&str, &str)]) -> (Portal, Stores) {
         thumbnails: Store::memory(),
         state: Store::memory(),
     };
-    (Portal::new(Arc::new(settings), stores.clone()), stores)
+    let memory = crate::memory::Memory::new(settings.memory.held, settings.memory.decode);
+    (
+        Portal::new(Arc::new(settings), stores.clone(), memory),
+        stores,
+    )
 }
 
 /// Self-service with approval.

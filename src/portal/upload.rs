@@ -128,10 +128,24 @@ impl Portal {
         // real render of the smallest size: the page and the sync agree.
         let mut options = self.settings.render.clone();
         options.sizes = vec![options.min_size.max(16)];
-        let rendition = tokio::task::spawn_blocking(move || pipeline::render(&bytes, &options))
-            .await
-            .map_err(|e| PortalError::Unavailable(format!("preview stopped: {e}")))?
-            .map_err(PortalError::from)?;
+        let stopped =
+            |e: tokio::task::JoinError| PortalError::Unavailable(format!("preview stopped: {e}"));
+        let _held = self.memory.hold(bytes.len() as u64).await;
+        let (header_bytes, header_options) = (bytes.clone(), options.clone());
+        let estimate =
+            tokio::task::spawn_blocking(move || pipeline::estimate(&header_bytes, &header_options))
+                .await
+                .map_err(stopped)?
+                .map_err(PortalError::from)?;
+        let permit = self.memory.decode(estimate.bytes).await;
+        let rendition = tokio::task::spawn_blocking(move || {
+            let rendered = pipeline::render(&bytes, &options);
+            drop(permit);
+            rendered
+        })
+        .await
+        .map_err(stopped)?
+        .map_err(PortalError::from)?;
         Ok(Preview {
             format: rendition.format.name(),
             width: rendition.width,

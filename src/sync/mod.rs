@@ -130,6 +130,12 @@ impl Engine {
         Self::from_flow(Flow::new(settings, stores, targets))
     }
 
+    /// The process's memory account, for the transports to take their
+    /// share of it for what they hold (invocation bodies, uploads).
+    pub fn memory(&self) -> crate::memory::Memory {
+        self.flow.memory().clone()
+    }
+
     fn from_flow(flow: Flow) -> Self {
         Self {
             flow: Arc::new(flow),

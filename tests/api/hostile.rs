@@ -159,3 +159,99 @@ async fn a_progressive_jpeg_with_too_many_scans_is_too_slow() {
     );
     assert!(problem.message.contains("scans"), "{}", problem.message);
 }
+
+/// A JPEG of `side` px in `shade`, padded with comment segments (which
+/// decoders skip) to `size` bytes: the largest photo the default limits
+/// accept, without a large decode.
+fn padded_jpeg(side: u32, shade: u8, size: usize) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(side, side, image::Rgb([shade, 120, 200]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&image)
+        .unwrap();
+    let mut padded = jpeg[..2].to_vec(); // SOI
+    while padded.len() + 65_537 + jpeg.len() - 2 <= size {
+        padded.extend_from_slice(&[0xFF, 0xFE, 0xFF, 0xFF]); // COM, length 65535
+        padded.extend(std::iter::repeat_n(b'x', 65_533));
+    }
+    padded.extend_from_slice(&jpeg[2..]);
+    padded
+}
+
+/// POSTs `body` chunked, without a length, as the Functions host does (it
+/// posts an `ObjectContent`, whose length is unknown: `ToHttpRequestMessage`
+/// in the host's `Workers/Http/HttpScriptInvocationContextExtensions.cs`).
+/// Returns the HTTP status.
+async fn post_chunked(address: &str, path: &str, body: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         X-Azure-Functions-InvocationId: inv-chunked\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(chunk).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let status_line = String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned();
+    status_line[9..12].parse().unwrap()
+}
+
+/// Three photos of the largest size the defaults accept (20 MB, so 27 MB
+/// bodies), delivered at once the way the host sends them: the bodies take
+/// their share of the memory target before they are read, so the handler
+/// stays under 256 MB and every photo is synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_largest_photos_at_once_stay_under_the_memory_target() {
+    let fake = FakeGraph::start().await;
+    let app = spawn_app_with(&fake.secret_env(), &[]).await;
+    let limit = photosync::pipeline::RenderOptions::default().max_bytes as usize;
+    let photos: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| {
+            fake.add_user(FakeUser::new(
+                &format!("id-{i}"),
+                &format!("big{i}@contoso.com"),
+            ));
+            let jpeg = padded_jpeg(400, 40 * i as u8, limit - 100_000);
+            assert!(jpeg.len() <= limit && jpeg.len() > limit - 200_000);
+            (format!("big{i}@contoso.com.jpg"), jpeg)
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for (name, bytes) in &photos {
+        app.upload(name, bytes).await;
+        bodies.push(blob_body(name, bytes).to_string());
+    }
+    let answers = futures::future::join_all(
+        bodies
+            .iter()
+            .map(|body| post_chunked(&app.address, "/PhotoUploaded", body.as_bytes())),
+    )
+    .await;
+    assert_eq!(answers, [200, 200, 200]);
+    for (name, _) in &photos {
+        let record = record(&app, name).await;
+        assert_eq!(
+            record.status,
+            Status::Synced,
+            "{name}: {:?}",
+            record.problem
+        );
+    }
+    let peak = peak_rss(app.pid());
+    eprintln!(
+        "handler peak RSS with three 20 MB photos: {} MB",
+        peak >> 20
+    );
+    assert!(peak < 256 << 20, "the handler peaked at {} MB", peak >> 20);
+}

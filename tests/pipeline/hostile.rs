@@ -46,7 +46,10 @@ fn refusals_name_the_prediction_the_limit_and_what_to_export() {
     let message = estimate(&gif, &options).unwrap_err().to_string();
     assert!(
         message.contains("about 6")
-            && message.contains("the limit is 256 MB (PHOTOSYNC_MAX_DECODE_MB)")
+            && message.contains(&format!(
+                "the limit is {} MB (PHOTOSYNC_MAX_DECODE_MB)",
+                options.max_decode_bytes >> 20
+            ))
             && message.contains("export it as a JPEG or PNG"),
         "{message}"
     );

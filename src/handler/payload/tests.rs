@@ -35,8 +35,10 @@ fn legacy_body(name: impl Into<Value>, data: Value) -> Value {
     })
 }
 
-fn request(body: Value) -> InvocationRequest {
-    parse_request(body.to_string().as_bytes()).unwrap()
+fn request(body: Value) -> InvocationRequest<'static> {
+    // The request borrows its body, as the handler's does.
+    let body: &'static str = Box::leak(body.to_string().into_boxed_str());
+    parse_request(body.as_bytes()).unwrap()
 }
 
 #[test]

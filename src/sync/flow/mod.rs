@@ -16,7 +16,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-mod decode_budget;
 mod failure;
 mod lease;
 mod mapping_file;
@@ -34,6 +33,7 @@ use super::mapping::{self, Focus, Mappings};
 use super::plan::RenditionPlan;
 use super::{PhotoName, sha256_hex_blocking};
 use crate::config::Settings;
+use crate::memory::{Held, Memory};
 use crate::problem::{Problem, ProblemCode};
 use crate::store::{ETag, StoreError, Stores};
 
@@ -82,6 +82,9 @@ pub(crate) struct Content {
     pub last_modified: Option<DateTime<Utc>>,
     /// The crop focus from the blob's metadata.
     pub focus: Option<Focus>,
+    /// The share of the process's memory the bytes hold, given back with
+    /// the last clone (`None` for bytes a transport accounts for).
+    pub held: Option<Arc<Held>>,
 }
 
 /// What became of one photo.
@@ -139,8 +142,9 @@ pub(crate) struct Flow {
     plan: RenditionPlan,
     /// One permit per core: rendering is CPU work, more at once only queues.
     render_slots: tokio::sync::Semaphore,
-    /// Decode memory (`PHOTOSYNC_MAX_DECODE_MB`), taken by predicted bytes.
-    decode_budget: decode_budget::DecodeBudget,
+    /// The process's memory account: photo bytes held, decodes by their
+    /// predicted bytes (`PHOTOSYNC_MEMORY_MB`, `PHOTOSYNC_MAX_DECODE_MB`).
+    memory: Memory,
     /// How long a claim holds unrenewed (`PHOTOSYNC_LEASE_SECS`; several
     /// instances in Azure, a crashed one's claim runs out); zero for a
     /// single local process, whose claims no other worker can hold.
@@ -153,7 +157,7 @@ impl Flow {
             &settings.render,
             targets.sharepoint.as_ref().map(|s| s.sizes()),
         );
-        let decode_budget = decode_budget::DecodeBudget::new(settings.render.max_decode_bytes);
+        let memory = Memory::new(settings.memory.held, settings.memory.decode);
         Self {
             lease: settings.reconcile.lease,
             ledger: Ledger::new(stores.state.clone()),
@@ -165,7 +169,7 @@ impl Flow {
             render_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
-            decode_budget,
+            memory,
         }
     }
 
@@ -174,6 +178,11 @@ impl Flow {
     pub(crate) fn without_lease(mut self) -> Self {
         self.lease = Duration::ZERO;
         self
+    }
+
+    /// The process's memory account, shared with the transports.
+    pub(crate) fn memory(&self) -> &Memory {
+        &self.memory
     }
 
     pub(crate) fn settings(&self) -> &Settings {
@@ -383,21 +392,26 @@ impl Flow {
                 .and_then(|b| b.etag);
             return Err((too_large(size), etag));
         }
+        // The bytes are in memory from the first byte read until the photo
+        // is done: their share of the process's memory is taken first.
+        let held = self.memory.hold(known.unwrap_or(limit)).await;
         match self
             .stores
             .photos
             .get_limited(job.name.as_str(), limit)
             .await
         {
-            Ok(blob) => Ok(Some(
-                Content::of(
+            Ok(blob) => {
+                let mut content = Content::of(
                     blob.bytes,
                     blob.info.etag,
                     Some(blob.info.last_modified),
                     &blob.properties.metadata,
                 )
-                .await,
-            )),
+                .await;
+                content.held = Some(Arc::new(held.keep(content.bytes.len() as u64)));
+                Ok(Some(content))
+            }
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(StoreError::TooLarge { size, .. }) => Err((too_large(size), None)),
             Err(e) => Err((e.into(), None)),
@@ -436,6 +450,7 @@ impl Content {
             etag,
             last_modified,
             focus: metadata.get(FOCUS_METADATA).and_then(|f| Focus::parse(f)),
+            held: None,
         }
     }
 }

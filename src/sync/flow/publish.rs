@@ -227,7 +227,7 @@ impl Flow {
             Ok(estimate) => estimate,
             Err(e) => return refused(name, e),
         };
-        let permit = self.decode_budget.acquire(estimate.bytes).await?;
+        let permit = self.memory.decode(estimate.bytes).await;
         let _slot =
             self.render_slots.acquire().await.map_err(|_| {
                 Failure::new(ProblemCode::InternalError, "the render queue is closed")

@@ -198,6 +198,7 @@ impl Flow {
             etag,
             last_modified: job.delivered.as_ref().and_then(|d| d.last_modified),
             focus: None,
+            held: None,
         };
         let mut record = base_record(
             name,
