@@ -73,3 +73,43 @@ async fn a_hand_set_photo_is_backed_up_restored_and_then_left_alone() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(at), "{stderr}");
 }
+
+/// The backup `.jpg` files in the state container.
+async fn backups(app: &crate::helpers::TestApp) -> Vec<String> {
+    app.stores
+        .state
+        .list_blobs(Some("backup"))
+        .map_ok(|b| b.name)
+        .try_filter(|n| futures::future::ready(n.ends_with(".jpg")))
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_photo_set_by_hand_after_the_first_sync_is_backed_up_before_it_is_replaced() {
+    // Without PHOTOSYNC_ENFORCE: Reconcile never checks Graph for drift,
+    // so only a new source photo replaces the hand-set one.
+    let (app, fake) = start(1, &[]).await;
+    app.upload("user0@contoso.com.jpg", &jpeg(300, 300)).await;
+    reconcile(&app).await;
+    assert_eq!(puts(&fake), 1);
+    assert!(backups(&app).await.is_empty(), "there was no photo to keep");
+
+    // Someone sets a photo in Outlook; later HR drops a new one.
+    let by_hand = hand_set();
+    fake.set_photo_elsewhere("id-0", by_hand.clone());
+    app.upload("user0@contoso.com.jpg", &jpeg(320, 320)).await;
+    reconcile(&app).await;
+    assert_eq!(puts(&fake), 2);
+    let taken = backups(&app).await;
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let stored = app.stores.state.get(&taken[0]).await.unwrap();
+    assert_eq!(stored.bytes.as_ref(), by_hand.as_slice(), "byte-identical");
+
+    // A new source photo over photosync's own upload keeps no copy of it.
+    app.upload("user0@contoso.com.jpg", &jpeg(340, 340)).await;
+    reconcile(&app).await;
+    assert_eq!(puts(&fake), 3);
+    assert_eq!(backups(&app).await.len(), 1, "nothing new to keep");
+}

@@ -115,19 +115,28 @@ impl Flow {
             });
         };
         // A photo photosync did not set is copied before it is replaced:
-        // before its first upload for the user, and when someone changed it
-        // (a drift restore). No copy, no upload.
-        if !graph.is_dry_run() && (job.force || record.synced_at.is_none()) {
-            crate::sync::backup::take(
-                graph,
-                &self.stores.state,
-                &account.upn,
-                &account.id,
-                self.settings.reconcile.backup_keep,
-                !job.force,
-            )
-            .await
-            .map_err(|e| for_user(e.into()))?;
+        // before its first upload for the user, when someone changed it (a
+        // drift restore), and when the photo Graph holds is not the one
+        // photosync last wrote (set by hand since). No copy, no upload.
+        if !graph.is_dry_run() {
+            let first = record.synced_at.is_none();
+            let by_hand = !first
+                && !job.force
+                && set_by_someone_else(graph, &account.id, record.graph_etag.as_deref())
+                    .await
+                    .map_err(|e| for_user(crate::sync::backup::BackupError::from(e).into()))?;
+            if first || job.force || by_hand {
+                crate::sync::backup::take(
+                    graph,
+                    &self.stores.state,
+                    &account.upn,
+                    &account.id,
+                    self.settings.reconcile.backup_keep,
+                    !job.force && !by_hand,
+                )
+                .await
+                .map_err(|e| for_user(e.into()))?;
+            }
         }
         let master = self.plan.graph_master(&rendition).jpeg.clone();
         match graph
@@ -147,17 +156,15 @@ impl Flow {
                 let sharepoint = self
                     .write_sharepoint(&account.upn, &rendition, record.attempts)
                     .await;
-                let graph_etag = if self.settings.reconcile.enforce {
-                    // What Graph holds now, to notice a change by someone else later.
-                    graph
-                        .photo_info(&account.id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|info| info.media_etag)
-                } else {
-                    None
-                };
+                // What Graph holds now, to notice a change by someone else
+                // later (drift under PHOTOSYNC_ENFORCE; a backup before the
+                // next replacement otherwise).
+                let graph_etag = graph
+                    .photo_info(&account.id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|info| info.media_etag);
                 Ok(Published::Done {
                     status: if job.force {
                         Status::Restored
@@ -309,4 +316,22 @@ impl From<crate::graph::User> for UserRef {
             account_enabled: user.account_enabled,
         }
     }
+}
+
+/// Whether `user_id`'s current photo may be one photosync did not write:
+/// there is one, and its media ETag is not the one recorded after
+/// photosync's last upload (or either is unknown: then a copy is the safe
+/// side). No photo at all leaves nothing to keep.
+async fn set_by_someone_else(
+    graph: &crate::graph::GraphClient,
+    user_id: &str,
+    ours: Option<&str>,
+) -> Result<bool, crate::graph::GraphError> {
+    let Some(info) = graph.photo_info(user_id).await? else {
+        return Ok(false);
+    };
+    Ok(match (info.media_etag.as_deref(), ours) {
+        (Some(now), Some(ours)) => now != ours,
+        _ => true,
+    })
 }
