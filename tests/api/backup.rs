@@ -26,15 +26,7 @@ async fn a_hand_set_photo_is_backed_up_restored_and_then_left_alone() {
     assert_eq!(puts(&fake), 2);
     assert_ne!(fake.photo("id-0").unwrap(), original, "replaced");
 
-    let backups: Vec<String> = app
-        .stores
-        .state
-        .list_blobs(Some("backup"))
-        .map_ok(|b| b.name)
-        .try_filter(|n| futures::future::ready(n.ends_with(".jpg")))
-        .try_collect()
-        .await
-        .unwrap();
+    let backups = backups(&app).await;
     assert_eq!(backups.len(), 1, "only user0 had a photo: {backups:?}");
     assert!(backups[0].starts_with("backup/user0@contoso.com/"));
     let stored = app.stores.state.get(&backups[0]).await.unwrap();
