@@ -16,6 +16,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod portal;
 pub mod problem;
+pub mod renderer;
 pub mod resilience;
 pub mod sharepoint;
 pub mod store;

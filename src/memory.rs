@@ -31,7 +31,7 @@ pub const BASE_MB: u64 = 48;
 const PARSE_NUMERATOR: u64 = 7;
 const PARSE_DENOMINATOR: u64 = 4;
 
-/// Megabytes an invocation body of `body` bytes holds while parsed.
+/// Bytes an invocation body of `body` bytes holds while parsed.
 pub fn parse_cost(body: u64) -> u64 {
     body.saturating_mul(PARSE_NUMERATOR) / PARSE_DENOMINATOR
 }

@@ -65,12 +65,7 @@ pub async fn restore(settings: &Settings, upn: &str, at: Option<&str>) -> anyhow
     };
     let user = graph.find_user(upn).await?;
     graph.set_photo(&user.id, bytes).await?;
-    let etag = graph
-        .photo_info(&user.id)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|info| info.media_etag);
+    let etag = graph.media_etag(&user.id).await;
     keep(
         &Ledger::new(state),
         &user.user_principal_name,

@@ -53,7 +53,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     let settings = Arc::new(settings);
     let engine = Engine::new(Arc::clone(&settings), stores.clone(), targets);
-    let portal = crate::portal::Portal::new(Arc::clone(&settings), stores, engine.memory());
+    let portal = crate::portal::Portal::new(Arc::clone(&settings), stores, engine.renderer());
     log_web_trust(&settings.web);
     let router = handler::router(
         engine,

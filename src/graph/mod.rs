@@ -217,6 +217,17 @@ impl GraphClient {
         Ok((info.width > 1 || info.height > 1).then_some(info))
     }
 
+    /// The media ETag of the photo Graph holds now (recorded after an
+    /// upload, to tell later whether someone replaced it); `None` when it
+    /// cannot be read, which later comparisons treat as "maybe not ours".
+    pub async fn media_etag(&self, user_id: &str) -> Option<String> {
+        self.photo_info(user_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|info| info.media_etag)
+    }
+
     /// The user's current photo with its metadata, to back it up; `None`
     /// when there is none. `GET /users/{id}/photo/$value` answers the binary
     /// data, or 404 when no photo exists

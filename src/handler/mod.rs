@@ -53,7 +53,7 @@ struct AppState {
 /// Builds the router; `max_body_bytes` must allow a base64 photo.
 pub fn router(engine: Engine, photos_container: &str, max_body_bytes: usize) -> Router {
     let state = AppState {
-        memory: engine.memory(),
+        memory: engine.renderer().memory().clone(),
         engine,
         photos_container: photos_container.into(),
         max_body_bytes,

@@ -162,14 +162,18 @@ pub struct Portal {
     previews: Arc<limits::RateLimiter>,
     /// The parsed latest report, reused while its ETag is unchanged.
     report: Arc<report_view::ReportCache>,
-    /// The process's memory account: a preview's render takes its share
-    /// like every other render.
-    memory: crate::memory::Memory,
+    /// The process's render budgets: a preview renders within them like
+    /// every other render.
+    renderer: crate::renderer::Renderer,
 }
 
 impl Portal {
     /// A portal over these containers.
-    pub fn new(settings: Arc<Settings>, stores: Stores, memory: crate::memory::Memory) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        stores: Stores,
+        renderer: crate::renderer::Renderer,
+    ) -> Self {
         let per_hour = settings.web.uploads_per_hour;
         Self {
             ledger: Ledger::new(stores.state.clone()),
@@ -184,7 +188,7 @@ impl Portal {
             report: Arc::default(),
             settings,
             stores,
-            memory,
+            renderer,
         }
     }
 

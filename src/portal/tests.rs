@@ -12,9 +12,12 @@ fn portal(vars: &[(&str, &str)]) -> (Portal, Stores) {
         thumbnails: Store::memory(),
         state: Store::memory(),
     };
-    let memory = crate::memory::Memory::new(settings.memory.held, settings.memory.decode);
+    let renderer = crate::renderer::Renderer::new(crate::memory::Memory::new(
+        settings.memory.held,
+        settings.memory.decode,
+    ));
     (
-        Portal::new(Arc::new(settings), stores.clone(), memory),
+        Portal::new(Arc::new(settings), stores.clone(), renderer),
         stores,
     )
 }

@@ -14,6 +14,7 @@ use super::status::StatusRow;
 use super::submission::{self, Focus, Submission, SubmissionState};
 use super::{Actor, Portal, PortalError};
 use crate::pipeline::{self, Format, Inspection};
+use crate::renderer::RenderError;
 use crate::store::{BlobProperties, WriteMode};
 use crate::sync::{PhotoName, sha256_hex};
 
@@ -128,24 +129,16 @@ impl Portal {
         // real render of the smallest size: the page and the sync agree.
         let mut options = self.settings.render.clone();
         options.sizes = vec![options.min_size.max(16)];
-        let stopped =
-            |e: tokio::task::JoinError| PortalError::Unavailable(format!("preview stopped: {e}"));
-        let _held = self.memory.hold(bytes.len() as u64).await;
-        let (header_bytes, header_options) = (bytes.clone(), options.clone());
-        let estimate =
-            tokio::task::spawn_blocking(move || pipeline::estimate(&header_bytes, &header_options))
-                .await
-                .map_err(stopped)?
-                .map_err(PortalError::from)?;
-        let permit = self.memory.decode(estimate.bytes).await;
-        let rendition = tokio::task::spawn_blocking(move || {
-            let rendered = pipeline::render(&bytes, &options);
-            drop(permit);
-            rendered
-        })
-        .await
-        .map_err(stopped)?
-        .map_err(PortalError::from)?;
+        // The body is already in memory (the transport read it); it is
+        // counted while the preview renders.
+        let _held = self.renderer.memory().hold(bytes.len() as u64).await;
+        let rendition = match self.renderer.render(bytes, options).await {
+            Ok(rendition) => rendition,
+            Err(RenderError::Refused(e)) => return Err(PortalError::from(e)),
+            Err(RenderError::Stopped(why)) => {
+                return Err(PortalError::Unavailable(format!("preview stopped: {why}")));
+            }
+        };
         Ok(Preview {
             format: rendition.format.name(),
             width: rendition.width,

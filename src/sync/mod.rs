@@ -130,10 +130,11 @@ impl Engine {
         Self::from_flow(Flow::new(settings, stores, targets))
     }
 
-    /// The process's memory account, for the transports to take their
-    /// share of it for what they hold (invocation bodies, uploads).
-    pub fn memory(&self) -> crate::memory::Memory {
-        self.flow.memory().clone()
+    /// The process's render budgets, for the transports: they take their
+    /// share of its memory for what they hold (invocation bodies, uploads)
+    /// and render previews within it.
+    pub fn renderer(&self) -> crate::renderer::Renderer {
+        self.flow.renderer().clone()
     }
 
     fn from_flow(flow: Flow) -> Self {

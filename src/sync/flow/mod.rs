@@ -35,6 +35,7 @@ use super::{PhotoName, sha256_hex_blocking};
 use crate::config::Settings;
 use crate::memory::{Held, Memory};
 use crate::problem::{Problem, ProblemCode};
+use crate::renderer::Renderer;
 use crate::store::{ETag, StoreError, Stores};
 
 /// Blob metadata key an admin (or the web page) sets to place the crop.
@@ -140,11 +141,9 @@ pub(crate) struct Flow {
     mappings: Mappings,
     /// What one decode renders and where each size goes.
     plan: RenditionPlan,
-    /// One permit per core: rendering is CPU work, more at once only queues.
-    render_slots: tokio::sync::Semaphore,
-    /// The process's memory account: photo bytes held, decodes by their
-    /// predicted bytes (`PHOTOSYNC_MEMORY_MB`, `PHOTOSYNC_MAX_DECODE_MB`).
-    memory: Memory,
+    /// Renders within the process's budgets; its memory account also holds
+    /// the photo bytes read (`PHOTOSYNC_MEMORY_MB`, `PHOTOSYNC_MAX_DECODE_MB`).
+    renderer: Renderer,
     /// How long a claim holds unrenewed (`PHOTOSYNC_LEASE_SECS`; several
     /// instances in Azure, a crashed one's claim runs out); zero for a
     /// single local process, whose claims no other worker can hold.
@@ -157,7 +156,7 @@ impl Flow {
             &settings.render,
             targets.sharepoint.as_ref().map(|s| s.sizes()),
         );
-        let memory = Memory::new(settings.memory.held, settings.memory.decode);
+        let renderer = Renderer::new(Memory::new(settings.memory.held, settings.memory.decode));
         Self {
             lease: settings.reconcile.lease,
             ledger: Ledger::new(stores.state.clone()),
@@ -166,10 +165,7 @@ impl Flow {
             targets,
             mappings: Mappings::default(),
             plan,
-            render_slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ),
-            memory,
+            renderer,
         }
     }
 
@@ -180,9 +176,9 @@ impl Flow {
         self
     }
 
-    /// The process's memory account, shared with the transports.
-    pub(crate) fn memory(&self) -> &Memory {
-        &self.memory
+    /// The process's render budgets, shared with the transports.
+    pub(crate) fn renderer(&self) -> &Renderer {
+        &self.renderer
     }
 
     pub(crate) fn settings(&self) -> &Settings {
@@ -394,7 +390,7 @@ impl Flow {
         }
         // The bytes are in memory from the first byte read until the photo
         // is done: their share of the process's memory is taken first.
-        let held = self.memory.hold(known.unwrap_or(limit)).await;
+        let held = self.renderer.memory().hold(known.unwrap_or(limit)).await;
         match self
             .stores
             .photos

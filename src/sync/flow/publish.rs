@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use super::failure::Failure;
 use super::{Content, Flow, PhotoJob};
 use crate::graph::Written;
-use crate::pipeline::{self, PipelineError, Rendition};
+use crate::pipeline::{PipelineError, Rendition};
 use crate::problem::ProblemCode;
+use crate::renderer::RenderError;
 use crate::store::{BlobProperties, WriteMode};
 use crate::sync::PhotoName;
 use crate::sync::ledger::{Record, Status, TargetState, UserRef};
@@ -159,12 +160,7 @@ impl Flow {
                 // What Graph holds now, to notice a change by someone else
                 // later (drift under PHOTOSYNC_ENFORCE; a backup before the
                 // next replacement otherwise).
-                let graph_etag = graph
-                    .photo_info(&account.id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|info| info.media_etag);
+                let graph_etag = graph.media_etag(&account.id).await;
                 Ok(Published::Done {
                     status: if job.force {
                         Status::Restored
@@ -199,18 +195,8 @@ impl Flow {
         }
     }
 
-    /// Renders on the blocking pool (it is CPU work), one per core at a
-    /// time and within the decode memory budget; `focus` (an admin's
-    /// choice) overrides face detection.
-    ///
-    /// The memory a render will take is predicted from the header first
-    /// ([`pipeline::estimate`], which also refuses what is over budget), and
-    /// the render holds that many megabytes of the budget semaphore until
-    /// its decoder has returned, so renders that together exceed
-    /// `PHOTOSYNC_MAX_DECODE_MB` wait for each other. A render past its
-    /// time budget is answered `image-too-slow`; its thread finishes in
-    /// the background (decoders cannot be interrupted) still holding its
-    /// share of the budget.
+    /// Renders within the process's budgets ([`crate::renderer`]);
+    /// `focus` (an admin's choice) overrides face detection.
     pub(super) async fn render(
         &self,
         name: &PhotoName,
@@ -219,45 +205,13 @@ impl Flow {
     ) -> Result<Rendered, Failure> {
         let mut options = self.plan.options().clone();
         options.focus = focus;
-        let stopped = |e: tokio::task::JoinError| {
-            Failure::new(
-                ProblemCode::InternalError,
-                format!("rendering stopped: {e}"),
-            )
-        };
-        let (header_bytes, header_options) = (bytes.clone(), options.clone());
-        let estimate =
-            tokio::task::spawn_blocking(move || pipeline::estimate(&header_bytes, &header_options))
-                .await
-                .map_err(stopped)?;
-        let estimate = match estimate {
-            Ok(estimate) => estimate,
-            Err(e) => return refused(name, e),
-        };
-        let permit = self.memory.decode(estimate.bytes).await;
-        let _slot =
-            self.render_slots.acquire().await.map_err(|_| {
-                Failure::new(ProblemCode::InternalError, "the render queue is closed")
-            })?;
-        let budget = options.time_budget;
-        let task = tokio::task::spawn_blocking(move || {
-            let rendered = pipeline::render(&bytes, &options);
-            drop(permit);
-            rendered
-        });
-        let rendered = match budget {
-            Some(limit) => match tokio::time::timeout(limit, task).await {
-                Ok(joined) => joined.map_err(stopped)?,
-                Err(_) => Err(PipelineError::TooSlow(format!(
-                    "rendering took longer than {} s (PHOTOSYNC_MAX_RENDER_SECS); export the photo again as a baseline JPEG or a smaller PNG",
-                    limit.as_secs()
-                ))),
-            },
-            None => task.await.map_err(stopped)?,
-        };
-        match rendered {
+        match self.renderer.render(bytes, options).await {
             Ok(rendition) => Ok(Rendered::Image(rendition)),
-            Err(e) => refused(name, e),
+            Err(RenderError::Refused(e)) => refused(name, e),
+            Err(RenderError::Stopped(why)) => Err(Failure::new(
+                ProblemCode::InternalError,
+                format!("rendering stopped: {why}"),
+            )),
         }
     }
 
