@@ -1,9 +1,18 @@
-//! Reconcile throughput against the Graph fake with realistic latency:
-//! 1,000 small photos, 100 ms per photo upload, the Graph cap at 4 — so at
-//! most 40 photos/s are possible — then a second run with nothing to do.
+//! Reconcile cost as the container grows: N small photos on Azurite, the
+//! Graph fake answering each photo upload after a fixed latency, then
 //!
-//! Needs Azurite: `./scripts/with-azurite.sh cargo bench --bench reconcile`.
-//! Photos in flight: `PHOTOSYNC_RECONCILE_CONCURRENCY` (32 here unless set).
+//! 1. a first run (every photo new) and
+//! 2. a run with nothing to do,
+//!
+//! each in a **fresh `photosync reconcile` process** (a new Functions
+//! instance, the normal case on Consumption plans), behind a counting proxy
+//! in front of Azurite. Printed per run: wall time, storage requests (total
+//! and by kind), peak RSS of the process (`wait4`'s `ru_maxrss`).
+//!
+//! `./scripts/with-azurite.sh cargo bench --bench reconcile`; settings:
+//! `BENCH_PHOTOS` (default 1000), `BENCH_UPLOAD_MS` (default 100),
+//! `PHOTOSYNC_GRAPH_CONCURRENCY` / `PHOTOSYNC_RECONCILE_CONCURRENCY` pass
+//! through (defaults 4 and 16 here).
 
 #[allow(dead_code)]
 #[path = "../tests/api/fakes/entra.rs"]
@@ -14,19 +23,24 @@ mod graph;
 #[allow(dead_code)]
 #[path = "../tests/api/fakes/sharepoint.rs"]
 mod sharepoint;
+#[allow(dead_code)]
+#[path = "../tests/api/storage_proxy.rs"]
+mod storage_proxy;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
 use photosync::config::Settings;
 use photosync::store::{BlobProperties, Stores, WriteMode};
-use photosync::sync::{Engine, Targets};
 
-const PHOTOS: usize = 1000;
-const LATENCY: Duration = Duration::from_millis(100);
-const CAP: usize = 4;
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn small_jpeg(seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(128, 128, |x, y| {
@@ -37,28 +51,101 @@ fn small_jpeg(seed: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// One finished process: wall time, peak RSS (bytes), exit status.
+struct Ran {
+    elapsed: Duration,
+    peak_rss: u64,
+    ok: bool,
+}
+
+/// Runs `photosync reconcile` with exactly `env`, waits with `wait4` so the
+/// peak RSS is this child's alone.
+async fn reconcile_process(env: &[(String, String)], log: &std::path::Path) -> Ran {
+    let started = Instant::now();
+    // Reaped by `wait4` below, which `Child::wait` cannot replace (no rusage).
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_photosync"))
+        .arg("reconcile")
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (status, rusage) = tokio::task::spawn_blocking(move || {
+        let mut status = 0;
+        // SAFETY: wait4 on our own child with valid out-pointers.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(r, pid, "wait4 failed");
+        (status, usage)
+    })
+    .await
+    .unwrap();
+    Ran {
+        elapsed: started.elapsed(),
+        // Linux reports ru_maxrss in kilobytes.
+        peak_rss: rusage.ru_maxrss as u64 * 1024,
+        ok: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+    }
+}
+
+/// Storage requests by kind: method and the part of the path that says
+/// what it is for (container, ledger/users/index/reports folder, listing).
+fn kinds(seen: &[storage_proxy::Seen], run: u32) -> BTreeMap<String, usize> {
+    let mut kinds = BTreeMap::new();
+    for s in seen {
+        let path = s.path_and_query.split('?').next().unwrap_or("");
+        let mut parts = path.trim_start_matches('/').splitn(4, '/').skip(1);
+        let container = parts
+            .next()
+            .unwrap_or("")
+            .replace(&format!("bench{run}-"), "");
+        let rest = parts.next().unwrap_or("");
+        let what = if s.is_list() {
+            "list".to_owned()
+        } else if container == "state" {
+            rest.to_owned()
+        } else if container == "thumbs" && !rest.is_empty() {
+            "thumbnail".to_owned()
+        } else {
+            String::new()
+        };
+        *kinds
+            .entry(format!("{} {container} {what}", s.method))
+            .or_default() += 1;
+    }
+    kinds
+}
+
 #[tokio::main]
 async fn main() {
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", 10000)).is_ok(),
         "Azurite is not running: ./scripts/with-azurite.sh cargo bench --bench reconcile"
     );
+    let photos = env_or("BENCH_PHOTOS", 1000);
+    let latency = Duration::from_millis(env_or("BENCH_UPLOAD_MS", 100) as u64);
+    let cap = env_or("PHOTOSYNC_GRAPH_CONCURRENCY", 4);
+    let in_flight = env_or("PHOTOSYNC_RECONCILE_CONCURRENCY", 16);
+
     let fake = graph::FakeGraph::start().await;
-    for i in 0..PHOTOS {
+    for i in 0..photos {
         fake.add_user(graph::FakeUser::new(
             &format!("id-{i}"),
             &format!("user{i}@contoso.com"),
         ));
     }
-    fake.set_photo_delay(LATENCY);
+    fake.set_photo_delay(latency);
+    let proxy = storage_proxy::StorageProxy::start().await;
 
     let run = std::process::id();
     let mut env = fake.secret_env();
     env.extend([
-        (
-            "PHOTOSYNC_STORAGE".to_owned(),
-            "UseDevelopmentStorage=true".to_owned(),
-        ),
         (
             "PHOTOSYNC_PHOTOS_CONTAINER".to_owned(),
             format!("bench{run}-photos"),
@@ -71,21 +158,31 @@ async fn main() {
             "PHOTOSYNC_STATE_CONTAINER".to_owned(),
             format!("bench{run}-state"),
         ),
-        ("PHOTOSYNC_GRAPH_CONCURRENCY".to_owned(), CAP.to_string()),
+        ("PHOTOSYNC_GRAPH_CONCURRENCY".to_owned(), cap.to_string()),
         (
             "PHOTOSYNC_RECONCILE_CONCURRENCY".to_owned(),
-            "16".to_owned(),
+            in_flight.to_string(),
         ),
         (
             "PHOTOSYNC_RECONCILE_BUDGET_SECS".to_owned(),
-            "3600".to_owned(),
+            "86400".to_owned(),
         ),
     ]);
-    let settings = Settings::from_vars(env).unwrap();
+    // Seeding goes straight to Azurite; the runs go through the proxy.
+    let mut direct = env.clone();
+    direct.push((
+        "PHOTOSYNC_STORAGE".to_owned(),
+        "UseDevelopmentStorage=true".to_owned(),
+    ));
+    env.push((
+        "PHOTOSYNC_STORAGE".to_owned(),
+        proxy.connection_string.clone(),
+    ));
+    let settings = Settings::from_vars(direct).unwrap();
     let stores = Stores::open(&settings.storage, &settings.containers).unwrap();
     stores.ensure_containers().await.unwrap();
-
-    let uploads = (0..PHOTOS).map(|i| {
+    let seeding = Instant::now();
+    let uploads = (0..photos).map(|i| {
         let photos = stores.photos.clone();
         async move {
             photos
@@ -103,39 +200,52 @@ async fn main() {
         .buffer_unordered(32)
         .collect::<Vec<()>>()
         .await;
-
-    let targets = Targets::from_settings(&settings).unwrap();
-    let engine = Engine::new(Arc::new(settings), stores, targets);
-
-    let started = Instant::now();
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let first = engine.run_reconcile(&|_| {}, &never).await.unwrap();
-    let first_time = started.elapsed();
-    assert_eq!(
-        fake.requests_to("PUT", "/photo/$value").len(),
-        PHOTOS,
-        "{}",
-        first.line()
+    eprintln!(
+        "seeded {photos} photos in {:.1} s",
+        seeding.elapsed().as_secs_f64()
     );
 
-    let started = Instant::now();
-    let second = engine.run_reconcile(&|_| {}, &never).await.unwrap();
-    let second_time = started.elapsed();
-    assert_eq!(second.worked, 0, "{}", second.line());
+    let log = std::env::temp_dir().join(format!("bench{run}-reconcile.log"));
+    let ceiling = cap as f64 / latency.as_secs_f64().max(f64::EPSILON);
+    let mut table = Vec::new();
+    for (label, expect_uploads) in [("first (all new)", photos), ("nothing changed", photos)] {
+        proxy.reset();
+        let ran = reconcile_process(&env, &log).await;
+        assert!(ran.ok, "photosync reconcile failed; see {}", log.display());
+        let uploads = fake.requests_to("PUT", "/photo/$value").len();
+        assert_eq!(uploads, expect_uploads, "{label}: uploads so far");
+        let seen = proxy.seen();
+        eprintln!("{label}: storage requests by kind:");
+        for (kind, n) in kinds(&seen, run) {
+            eprintln!("  {n:>8}  {kind}");
+        }
+        table.push((label, ran, seen.len()));
+    }
 
-    let rate = PHOTOS as f64 / first_time.as_secs_f64();
-    let ceiling = CAP as f64 / LATENCY.as_secs_f64();
-    println!("| run | photos | time | photos/s | of the {ceiling:.0}/s ceiling |");
-    println!("|---|---|---|---|---|");
     println!(
-        "| first (all new, {} ms per upload, cap {CAP}) | {PHOTOS} | {:.2} s | {rate:.1} | {:.2} |",
-        LATENCY.as_millis(),
-        first_time.as_secs_f64(),
-        rate / ceiling
+        "N = {photos}, {} ms per upload, Graph cap {cap} ({ceiling:.0} photos/s ceiling), {in_flight} photos in flight",
+        latency.as_millis()
     );
     println!(
-        "| second (nothing changed) | {PHOTOS} | {:.2} s | — | — |",
-        second_time.as_secs_f64()
+        "| run (fresh process) | time | photos/s | of ceiling | storage requests | per photo | peak RSS |"
     );
-    println!("max photo requests in flight: {}", fake.max_in_flight());
+    println!("|---|---|---|---|---|---|---|");
+    for (i, (label, ran, requests)) in table.iter().enumerate() {
+        let secs = ran.elapsed.as_secs_f64();
+        let (rate, share) = if i == 0 {
+            let rate = photos as f64 / secs;
+            (format!("{rate:.1}"), format!("{:.2}", rate / ceiling))
+        } else {
+            ("—".to_owned(), "—".to_owned())
+        };
+        println!(
+            "| {label} | {secs:.2} s | {rate} | {share} | {requests} | {:.2} | {:.0} MB |",
+            *requests as f64 / photos as f64,
+            ran.peak_rss as f64 / 1e6
+        );
+    }
+    println!(
+        "max photo requests in flight at Graph: {}",
+        fake.max_in_flight()
+    );
 }

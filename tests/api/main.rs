@@ -14,6 +14,7 @@ mod helpers;
 mod host;
 mod hostile;
 mod identity;
+mod ledger_index;
 mod local;
 mod local_bound;
 mod package;

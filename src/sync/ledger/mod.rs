@@ -5,6 +5,7 @@
 //! one photo cannot both win: the loser gets a conflict, re-reads and stops.
 //! A record that cannot be read costs that one photo, never the run.
 
+pub mod index;
 mod record;
 
 use bytes::Bytes;
@@ -56,6 +57,11 @@ pub struct Scan {
     pub records: Vec<Versioned>,
     /// The unreadable ones (one report row each; the run goes on).
     pub corrupt: Vec<Corrupt>,
+    /// Whether the index missed something (records read one by one, or
+    /// entries the ledger no longer has): [`Ledger::save_index`] is due.
+    pub index_stale: bool,
+    /// How many records were read one by one (not found in the index as listed).
+    pub read_individually: usize,
 }
 
 /// Reads and writes records.
@@ -120,19 +126,34 @@ impl Ledger {
         Ok(Some(Versioned { record, etag }))
     }
 
-    /// Every record (one small GET each, 32 at a time); unreadable ones are
-    /// listed apart instead of failing the scan. Only a storage failure
-    /// (listing or reading) is an error.
+    /// Every record: one listing of the ledger, then each record from the
+    /// [`index`] when the listing shows the version the index holds, else
+    /// one small GET (32 at a time). Unreadable records are listed apart
+    /// instead of failing the scan. Only a storage failure (listing or
+    /// reading) is an error.
     pub async fn scan(&self) -> Result<Scan, LedgerError> {
-        let keys: Vec<String> = self
+        let listed: Vec<(String, Option<ETag>)> = self
             .store
             .list_blobs(Some(PREFIX.trim_end_matches('/')))
-            .map_ok(|b| b.name)
-            .try_filter(|name| futures::future::ready(name.ends_with(".json")))
+            .try_filter(|b| futures::future::ready(b.name.ends_with(".json")))
+            .map_ok(|b| (b.name, b.etag))
             .try_collect()
             .await?;
+        let mut indexed = index::load(&self.store).await?;
+        let mut scan = Scan::default();
+        let mut to_read = Vec::new();
+        for (key, etag) in listed {
+            match indexed.remove(&key) {
+                Some(v) if etag.as_ref() == Some(&v.etag) => scan.records.push(v),
+                _ => to_read.push(key),
+            }
+        }
+        // Entries left over: records deleted since the index was written.
+        scan.index_stale = !to_read.is_empty() || !indexed.is_empty();
+        scan.read_individually = to_read.len();
+        drop(indexed);
         let read: Vec<(String, Result<Option<Versioned>, LedgerError>)> =
-            futures::stream::iter(keys)
+            futures::stream::iter(to_read)
                 .map(|key| async move {
                     let result = self.read(&key).await;
                     (key, result)
@@ -140,7 +161,6 @@ impl Ledger {
                 .buffer_unordered(32)
                 .collect()
                 .await;
-        let mut scan = Scan::default();
         for (key, result) in read {
             match result {
                 Ok(Some(v)) => scan.records.push(v),
@@ -154,6 +174,15 @@ impl Ledger {
             }
         }
         Ok(scan)
+    }
+
+    /// Replaces the [`index`] with `records` (each with the ETag it was read
+    /// or written at). A failure costs only reads on the next scan.
+    pub async fn save_index<'a>(
+        &self,
+        records: impl Iterator<Item = &'a Versioned> + Send,
+    ) -> Result<(), LedgerError> {
+        Ok(index::save(&self.store, records).await?)
     }
 
     /// Asks for `photo` to be processed again on the next run, whatever its

@@ -73,6 +73,12 @@ impl Reconciler {
             .load_listed(&flow.stores().photos, &mapping_blobs)
             .await?;
         let scan = flow.ledger().scan().await.map_err(ledger_failure)?;
+        let index_stale = scan.index_stale;
+        tracing::debug!(
+            records = scan.records.len(),
+            read = scan.read_individually,
+            "ledger scanned"
+        );
         let corrupt: HashSet<String> = scan
             .corrupt
             .iter()
@@ -176,12 +182,14 @@ impl Reconciler {
 
         // Only what this run touched changed: re-read those, keep the rest.
         let mut after = records;
-        let touched = outcomes
+        let touched: Vec<String> = outcomes
             .iter()
             .filter(|(_, o)| *o == Some(true))
             .map(|(photo, _)| photo.clone())
             .chain(removals.removed)
-            .chain(removals.held);
+            .chain(removals.held)
+            .collect();
+        let index_due = index_stale || !touched.is_empty();
         for photo in touched {
             let Ok(name) = PhotoName::parse(&photo) else {
                 continue;
@@ -192,6 +200,12 @@ impl Reconciler {
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(photo, "cannot re-read the record for the report: {e}"),
+            }
+        }
+        if index_due {
+            // The next run reads the ledger from it; a failure costs reads, not photos.
+            if let Err(e) = flow.ledger().save_index(after.values()).await {
+                tracing::warn!("cannot write the ledger index: {e}");
             }
         }
         let mut rows: Vec<&Record> = after.values().map(|v| &v.record).collect();

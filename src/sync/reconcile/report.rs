@@ -288,15 +288,47 @@ pub fn html(
     page
 }
 
-/// Writes reports and keeps the small thumbnails they embed between runs
-/// (a long-lived instance reads each once).
+/// Writes reports and keeps the small thumbnails they embed between runs:
+/// in memory for a long-lived instance, and in one blob beside the ledger
+/// index ([`THUMBNAILS_KEY`]) for a fresh one, so a run reads only the
+/// thumbnails of photos that changed, not one per photo.
 #[derive(Debug, Default)]
 pub(crate) struct ReportWriter {
-    /// `photo\nsha256` → 48x48 JPEG. Never held across I/O.
-    thumbnails: Mutex<HashMap<String, Bytes>>,
+    /// `photo\nsha256` → 48x48 JPEG, and whether the blob was read yet.
+    /// Never held across I/O.
+    thumbnails: Mutex<Option<HashMap<String, Bytes>>>,
 }
 
+/// The embedded thumbnails of the last report, in the state container:
+/// a JSON object of `photo\nsha256` → base64 JPEG (at most
+/// [`MAX_EMBEDDED_THUMBNAILS`], about 3 MB).
+pub const THUMBNAILS_KEY: &str = "index/report-thumbnails.json";
+
 impl ReportWriter {
+    /// The cache: in memory, else from its blob (absent or unreadable: empty).
+    async fn cached(&self, flow: &Flow) -> HashMap<String, Bytes> {
+        if let Some(cache) = self.thumbnails.lock().expect("never poisoned").as_ref() {
+            return cache.clone();
+        }
+        let state = &flow.stores().state;
+        let stored: HashMap<String, String> = match state.get(THUMBNAILS_KEY).await {
+            Ok(blob) => serde_json::from_slice(&blob.bytes).unwrap_or_else(|e| {
+                tracing::warn!("ignoring the report's thumbnail cache: {e}");
+                HashMap::new()
+            }),
+            Err(StoreError::NotFound { .. }) => HashMap::new(),
+            Err(e) => {
+                tracing::warn!("cannot read the report's thumbnail cache: {e}");
+                HashMap::new()
+            }
+        };
+        let engine = base64::engine::general_purpose::STANDARD;
+        stored
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, Bytes::from(engine.decode(v).ok()?))))
+            .collect()
+    }
+
     /// The 48x48 thumbnail of synced photos, by photo name (the first
     /// [`MAX_EMBEDDED_THUMBNAILS`] by name), cached by content hash.
     async fn small_thumbnails(&self, flow: &Flow, records: &[&Record]) -> BTreeMap<String, Bytes> {
@@ -313,13 +345,7 @@ impl ReportWriter {
                 (r.photo.clone(), format!("{folder}/48x48.jpg"), cache_key)
             })
             .collect();
-        let cached: HashMap<String, Bytes> = {
-            let cache = self.thumbnails.lock().expect("never poisoned");
-            wanted
-                .iter()
-                .filter_map(|(_, _, k)| cache.get(k).map(|b| (k.clone(), b.clone())))
-                .collect()
-        };
+        let cached = self.cached(flow).await;
         let fetched: Vec<(String, String, Bytes)> = futures::stream::iter(wanted)
             .map(|(photo, name, cache_key)| {
                 let hit = cached.get(&cache_key).cloned();
@@ -341,8 +367,27 @@ impl ReportWriter {
             fresh.insert(cache_key, bytes.clone());
             found.insert(photo, bytes);
         }
+        let changed = fresh.len() != cached.len() || fresh.keys().any(|k| !cached.contains_key(k));
+        if changed {
+            let engine = base64::engine::general_purpose::STANDARD;
+            let stored: BTreeMap<&String, String> =
+                fresh.iter().map(|(k, v)| (k, engine.encode(v))).collect();
+            let properties = BlobProperties {
+                content_type: Some("application/json".to_owned()),
+                ..BlobProperties::default()
+            };
+            let bytes = Bytes::from(serde_json::to_vec(&stored).expect("serialises"));
+            let state = &flow.stores().state;
+            if let Err(e) = state
+                .put(THUMBNAILS_KEY, bytes, &properties, WriteMode::Overwrite)
+                .await
+            {
+                // The next fresh instance reads the thumbnails one by one.
+                tracing::warn!("cannot write the report's thumbnail cache: {e}");
+            }
+        }
         // Keep exactly this run's thumbnails: bounded, and nothing stale.
-        *self.thumbnails.lock().expect("never poisoned") = fresh;
+        *self.thumbnails.lock().expect("never poisoned") = Some(fresh);
         found
     }
 
