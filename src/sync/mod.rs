@@ -28,7 +28,7 @@ use crate::graph::GraphClient;
 use crate::store::{ETag, StoreError, Stores};
 pub use decide::Source;
 use flow::Flow;
-pub use flow::{Delivery, FOCUS_METADATA, PhotoJob, PhotoOutcome};
+pub use flow::{Delivery, FOCUS_METADATA, Known, PhotoJob, PhotoOutcome};
 use ledger::Ledger;
 pub use photo_name::{NameError, PhotoName};
 pub use plan::RenditionPlan;
@@ -179,6 +179,7 @@ impl Engine {
                 length: event.length,
                 source: Source::Delivery,
                 force: false,
+                known: Known::Unread,
             })
             .await;
         Outcome {

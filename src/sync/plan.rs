@@ -8,6 +8,9 @@ use bytes::Bytes;
 use crate::graph::MAX_PHOTO_BYTES;
 use crate::pipeline::{RenderOptions, Rendition, Thumbnail};
 
+/// The size of the thumbnails a report shows beside each photo.
+pub const REPORT_THUMBNAIL_SIZE: u32 = 48;
+
 /// What to render and where each rendition goes.
 #[derive(Debug, Clone)]
 pub struct RenditionPlan {
@@ -65,6 +68,15 @@ impl RenditionPlan {
             .iter()
             .filter(|t| t.size == master || self.configured.contains(&t.size))
             .collect()
+    }
+
+    /// The thumbnail reports embed ([`REPORT_THUMBNAIL_SIZE`]), when it is
+    /// among those written.
+    pub fn report_thumbnail(&self, rendition: &Rendition) -> Option<Bytes> {
+        self.thumbnails(rendition)
+            .into_iter()
+            .find(|t| t.size == REPORT_THUMBNAIL_SIZE)
+            .map(|t| t.jpeg.clone())
     }
 
     /// SharePoint's three pictures (small, medium, large), when that target is on:

@@ -87,11 +87,13 @@ impl Flow {
         record.lease_until = None;
         record.updated = Utc::now();
         match self.ledger.put(&record, Some(&current.etag)).await {
-            Ok(_) => PhotoOutcome {
+            Ok(etag) => PhotoOutcome {
                 status: Some(record.status),
                 problem: None,
                 retry: None,
                 summary: format!("{name}: back, removal called off ({})", record.status),
+                written: Some(Box::new(Versioned { record, etag })),
+                small: None,
             },
             Err(LedgerError::Conflict(_)) => PhotoOutcome::skipped(name, Skip::InProgress),
             Err(e) => PhotoOutcome::unrecorded(name, e.into()),

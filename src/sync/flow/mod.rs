@@ -55,6 +55,23 @@ pub struct PhotoJob {
     pub source: Source,
     /// Set the profile photo again even if the ledger says it is set (drift).
     pub force: bool,
+    /// The photo's ledger record as the caller has just read it.
+    pub known: Known,
+}
+
+/// What the caller of [`Flow::sync_photo`] knows of the photo's record.
+/// A record read earlier is as good as a fresh read: every write against it
+/// is conditional on its ETag, so a record changed since makes the claim a
+/// conflict (the photo is left to whoever changed it), never a lost update.
+#[derive(Debug, Clone, Default)]
+pub enum Known {
+    /// Nothing: the flow reads the record.
+    #[default]
+    Unread,
+    /// Read by a Reconcile run's ledger scan: there is none.
+    Absent,
+    /// Read by a Reconcile run's ledger scan.
+    Record(Box<Versioned>),
 }
 
 /// The bytes and properties the host sent with a trigger.
@@ -100,6 +117,11 @@ pub struct PhotoOutcome {
     pub retry: Option<String>,
     /// One line for the host log: `alice.jpg → alice@contoso.com synced in 412 ms`.
     pub summary: String,
+    /// The record as this flow last wrote it, so a Reconcile run's report
+    /// need not read it back; `None` when it wrote none (or lost a race).
+    pub written: Option<Box<Versioned>>,
+    /// The thumbnail a report shows, as this flow wrote it.
+    pub small: Option<Bytes>,
 }
 
 impl PhotoOutcome {
@@ -110,6 +132,8 @@ impl PhotoOutcome {
             problem: None,
             retry: None,
             summary: format!("{name}: {}", skip.describe()),
+            written: None,
+            small: None,
         }
     }
 
@@ -121,6 +145,8 @@ impl PhotoOutcome {
             retry: problem.is_transient().then(|| problem.to_string()),
             summary: format!("{name}: {problem}"),
             problem: Some(problem),
+            written: None,
+            small: None,
         }
     }
 }
@@ -241,6 +267,8 @@ impl Flow {
                     problem: None,
                     retry: None,
                     summary: format!("{name}: deleted before it could be read"),
+                    written: None,
+                    small: None,
                 };
             }
             Err((failure, etag)) => return self.unreadable(&job, etag, failure, started).await,
@@ -260,7 +288,7 @@ impl Flow {
         let focus = content
             .focus
             .or_else(|| assignment.as_ref().and_then(|a| a.focus));
-        let existing = match self.existing(&name, job.source).await {
+        let existing = match self.existing(&name, &job).await {
             Ok(existing) => existing,
             Err(failure) => return PhotoOutcome::unrecorded(&name, failure),
         };
@@ -303,11 +331,16 @@ impl Flow {
     async fn existing(
         &self,
         name: &PhotoName,
-        source: Source,
+        job: &PhotoJob,
     ) -> Result<Option<Versioned>, Failure> {
+        match &job.known {
+            Known::Unread => {}
+            Known::Absent => return Ok(None),
+            Known::Record(v) => return Ok(Some(v.as_ref().clone())),
+        }
         match self.ledger.get(name).await {
             Ok(existing) => Ok(existing),
-            Err(LedgerError::Corrupt { reason, .. }) if source == Source::Delivery => {
+            Err(LedgerError::Corrupt { reason, .. }) if job.source == Source::Delivery => {
                 tracing::warn!(photo = %name, "replacing an unreadable ledger record: {reason}");
                 self.ledger.forget(&Ledger::key(name)).await?;
                 Ok(None)
@@ -340,8 +373,13 @@ impl Flow {
             Err(LedgerError::Conflict(_)) => return PhotoOutcome::skipped(name, Skip::InProgress),
             Err(e) => return PhotoOutcome::unrecorded(name, e.into()),
         };
+        let first = existing.is_none();
         let (result, claim) = self
-            .renewing(&claimed, claim, self.publish(job, &content, &key, &record))
+            .renewing(
+                &claimed,
+                claim,
+                self.publish(job, &content, &key, &record, first),
+            )
             .await;
         self.settle(record, Some(claim), result, started).await
     }

@@ -42,6 +42,8 @@ pub(super) enum Published {
         sharepoint: Option<TargetState>,
         /// What the rendition says a person should check (face warnings).
         warnings: Vec<ProblemCode>,
+        /// The thumbnail a report shows (as written), so it is not read back.
+        small: Option<Bytes>,
     },
     /// A newer photo of the same user is current; this one is not uploaded.
     Superseded {
@@ -70,6 +72,7 @@ impl Flow {
         content: &Content,
         key: &str,
         record: &Record,
+        first: bool,
     ) -> Result<Published, Failure> {
         let name = &job.name;
         let rendition = match self
@@ -90,7 +93,7 @@ impl Flow {
             .map_or_else(|| key.to_owned(), |u| u.upn.to_lowercase());
         let last_modified = self.last_modified(name, content.last_modified).await;
         if let Some(by) = self
-            .newest_wins(&folder, name, last_modified)
+            .newest_wins(&folder, name, last_modified, first)
             .await
             .map_err(for_user)?
         {
@@ -105,6 +108,7 @@ impl Flow {
             .filter(|u| !u.account_enabled)
             .map(|_| "the account is disabled".to_owned());
         let warnings: Vec<ProblemCode> = rendition.warnings.iter().map(|w| w.code()).collect();
+        let small = self.plan.report_thumbnail(&rendition);
         let (Some(graph), Some(account)) = (&self.targets.graph, &user) else {
             return Ok(Published::Done {
                 status: Status::DryRun,
@@ -113,6 +117,7 @@ impl Flow {
                 graph_etag: None,
                 sharepoint: None,
                 warnings,
+                small,
             });
         };
         // A photo photosync did not set is copied before it is replaced:
@@ -152,6 +157,7 @@ impl Flow {
                 graph_etag: None,
                 sharepoint: None,
                 warnings,
+                small,
             }),
             Written::Done => {
                 let sharepoint = self
@@ -172,6 +178,7 @@ impl Flow {
                     graph_etag,
                     sharepoint,
                     warnings,
+                    small,
                 })
             }
         }

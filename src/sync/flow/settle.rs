@@ -9,6 +9,7 @@ use super::publish::Published;
 use super::{Content, Flow, PhotoJob, PhotoOutcome};
 use crate::store::ETag;
 use crate::sync::PhotoName;
+use crate::sync::ledger::Versioned;
 use crate::sync::ledger::{LedgerError, Record, Status, retry_delay};
 use crate::sync::mapping::Focus;
 
@@ -78,6 +79,7 @@ pub(super) fn settled(
             graph_etag,
             sharepoint,
             warnings,
+            small: _,
         }) => {
             record.status = status;
             record.warnings = warnings;
@@ -131,8 +133,15 @@ impl Flow {
         result: Result<Published, Failure>,
         started: Instant,
     ) -> PhotoOutcome {
-        self.write(settled(record, result, Utc::now()), claim, started)
-            .await
+        let small = match &result {
+            Ok(Published::Done { small, .. }) => small.clone(),
+            _ => None,
+        };
+        let mut outcome = self
+            .write(settled(record, result, Utc::now()), claim, started)
+            .await;
+        outcome.small = small;
+        outcome
     }
 
     /// Writes a finished record against `claim` and says what happened.
@@ -145,7 +154,7 @@ impl Flow {
         let written = self.ledger.put(&record, claim.as_ref()).await;
         let mut outcome = outcome(&record, started);
         match written {
-            Ok(_) => {}
+            Ok(etag) => outcome.written = Some(Box::new(Versioned { record, etag })),
             Err(LedgerError::Conflict(_)) => {
                 // Someone took the record over: newer bytes win, ours is stale.
                 let name = PhotoName::parse(&record.photo).expect("records hold valid names");
@@ -241,6 +250,8 @@ fn outcome(record: &Record, started: Instant) -> PhotoOutcome {
         problem: record.problem.clone(),
         retry,
         summary,
+        written: None,
+        small: None,
     }
 }
 
@@ -272,6 +283,7 @@ mod tests {
                 graph_etag: Some("\"g1\"".into()),
                 sharepoint: None,
                 warnings: vec![ProblemCode::NoFaceFound],
+                small: None,
             }),
             now,
         );

@@ -31,7 +31,7 @@ const MAX_SEGMENT: usize = 200;
 const MAX_KEY: usize = 1000;
 
 /// A record with the ETag to update it against.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
     /// The record.
     pub record: Record,

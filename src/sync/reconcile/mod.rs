@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::PhotoName;
 use super::decide::{Action, Seen, Source, next_action};
-use super::flow::{Flow, PhotoJob};
+use super::flow::{Flow, Known, PhotoJob};
 use super::ledger::{LedgerError, Record, Versioned};
 use super::mapping;
 use super::photo_name::escaped;
@@ -110,6 +110,10 @@ impl Reconciler {
                 length: Some(blob.size),
                 source: Source::Schedule,
                 force: false,
+                // The scan just read it: the flow need not read it again.
+                known: records
+                    .get(name.as_str())
+                    .map_or(Known::Absent, |v| Known::Record(Box::new(v.clone()))),
             };
             match next_action(record, &seen, &ctx) {
                 Action::Sync(why) => {
@@ -161,6 +165,8 @@ impl Reconciler {
                     length: None,
                     source: Source::Schedule,
                     force: false,
+                    // Removals just rewrote records: read afresh.
+                    known: Known::Unread,
                 },
                 key: name.key(),
                 last_modified: chrono::DateTime::<chrono::Utc>::MIN_UTC,
@@ -171,8 +177,8 @@ impl Reconciler {
         }
         let mut summary = RunSummary {
             examined: listing.photos.len() + listing.unusable.len(),
-            worked: outcomes.iter().filter(|(_, o)| *o == Some(true)).count(),
-            left: outcomes.iter().filter(|(_, o)| o.is_none()).count(),
+            worked: outcomes.iter().filter(|o| o.done == Some(true)).count(),
+            left: outcomes.iter().filter(|o| o.done.is_none()).count(),
             unusable: listing.unusable,
             corrupt: scan.corrupt,
             removed: removals.removed.len(),
@@ -180,16 +186,24 @@ impl Reconciler {
             ..RunSummary::default()
         };
 
-        // Only what this run touched changed: re-read those, keep the rest.
+        // Only what this run touched changed: take the records its work
+        // wrote, re-read the others it touched, keep the rest.
         let mut after = records;
-        let touched: Vec<String> = outcomes
-            .iter()
-            .filter(|(_, o)| *o == Some(true))
-            .map(|(photo, _)| photo.clone())
-            .chain(removals.removed)
-            .chain(removals.held)
-            .collect();
-        let index_due = index_stale || !touched.is_empty();
+        let mut touched: Vec<String> = removals.removed.into_iter().chain(removals.held).collect();
+        let mut index_due = index_stale || !touched.is_empty();
+        let mut small = HashMap::new();
+        for worked in outcomes.into_iter().filter(|o| o.done == Some(true)) {
+            index_due = true;
+            match worked.written {
+                Some(v) => {
+                    if let Some(jpeg) = worked.small {
+                        small.insert(report::thumbnail_key(&v.record), jpeg);
+                    }
+                    after.insert(worked.photo, *v);
+                }
+                None => touched.push(worked.photo),
+            }
+        }
         for photo in touched {
             let Ok(name) = PhotoName::parse(&photo) else {
                 continue;
@@ -213,7 +227,7 @@ impl Reconciler {
         summary.counts = summary::counts(&rows);
         summary.mapping_notes = mapping_notes(&mapping_files, &listing.photos);
         summary.elapsed = started.elapsed();
-        self.report.write(flow, &rows, &summary).await?;
+        self.report.write(flow, &rows, &summary, small).await?;
         Ok(summary)
     }
 }

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::summary::Progress;
 use crate::config::ReconcileSettings;
-use crate::sync::flow::{Flow, PhotoJob};
+use crate::sync::flow::{Flow, PhotoJob, PhotoOutcome};
 use crate::sync::ledger::Versioned;
 
 /// Work for one photo.
@@ -54,9 +55,18 @@ impl Work {
     }
 }
 
-/// Per photo: `Some(true)` worked on, `Some(false)` only checked, `None`
-/// left for the next run (budget spent or stop asked).
-pub(super) type Worked = (String, Option<bool>);
+/// What became of one photo's work.
+pub(super) struct Worked {
+    /// The photo.
+    pub photo: String,
+    /// `Some(true)` worked on, `Some(false)` only checked, `None` left for
+    /// the next run (budget spent or stop asked).
+    pub done: Option<bool>,
+    /// Its record as the work wrote it (the report needs no read-back).
+    pub written: Option<Box<Versioned>>,
+    /// Its report thumbnail as the work wrote it (likewise).
+    pub small: Option<Bytes>,
+}
 
 /// Runs everything: first the newest photo of each person (and the drift
 /// checks), then the rest, which the flow then finds superseded without
@@ -149,45 +159,48 @@ async fn wave(
     futures::stream::iter(jobs)
         .map(|work| async move {
             let photo = work.photo().to_owned();
-            let done = if budget.allows_another() {
-                Some(one(flow, work).await)
+            let (done, outcome) = if budget.allows_another() {
+                let (done, outcome) = one(flow, work).await;
+                (Some(done), outcome)
             } else {
-                None
+                (None, None)
             };
+            let (written, small) = outcome.map_or((None, None), |o| (o.written, o.small));
             if done == Some(true) {
                 progress(Progress::Worked);
             }
-            (photo, done)
+            Worked {
+                photo,
+                done,
+                written,
+                small,
+            }
         })
         .buffer_unordered(concurrency)
         .collect()
         .await
 }
 
-/// Does one piece of work; whether the photo was worked on.
-async fn one(flow: &Flow, work: Work) -> bool {
+/// Does one piece of work; whether the photo was worked on, and how it went.
+async fn one(flow: &Flow, work: Work) -> (bool, Option<PhotoOutcome>) {
     match work {
-        Work::Sync { job, .. } => {
-            flow.sync_photo(job).await;
-            true
-        }
+        Work::Sync { job, .. } => (true, Some(flow.sync_photo(job).await)),
         Work::CheckDrift {
             mut job,
             user_id,
             expected,
         } => {
             if !drifted(flow, &user_id, expected.as_deref()).await {
-                return false;
+                return (false, None);
             }
             tracing::info!(photo = %job.name, "the profile photo was changed elsewhere; restoring ours");
             job.force = true;
-            flow.sync_photo(job).await;
-            true
+            (true, Some(flow.sync_photo(job).await))
         }
         Work::Reinstate { job, current } => {
             let outcome = flow.reinstate(&job.name, *current, None).await;
             tracing::info!(photo = %job.name, "{}", outcome.summary);
-            true
+            (true, Some(outcome))
         }
     }
 }

@@ -9,13 +9,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::Mutex;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
-use futures::StreamExt;
 use serde::Serialize;
+
+mod thumbnails;
+
+pub use thumbnails::{THUMBNAILS_KEY, thumbnail_key};
 
 use super::RunSummary;
 use super::targets;
@@ -288,115 +290,21 @@ pub fn html(
     page
 }
 
-/// Writes reports and keeps the small thumbnails they embed between runs:
-/// in memory for a long-lived instance, and in one blob beside the ledger
-/// index ([`THUMBNAILS_KEY`]) for a fresh one, so a run reads only the
-/// thumbnails of photos that changed, not one per photo.
+/// Writes reports; keeps the small thumbnails they embed between runs.
 #[derive(Debug, Default)]
 pub(crate) struct ReportWriter {
-    /// `photo\nsha256` → 48x48 JPEG, and whether the blob was read yet.
-    /// Never held across I/O.
-    thumbnails: Mutex<Option<HashMap<String, Bytes>>>,
+    /// The embedded thumbnails, in memory and in the state container.
+    thumbnails: thumbnails::Cache,
 }
 
-/// The embedded thumbnails of the last report, in the state container:
-/// a JSON object of `photo\nsha256` → base64 JPEG (at most
-/// [`MAX_EMBEDDED_THUMBNAILS`], about 3 MB).
-pub const THUMBNAILS_KEY: &str = "index/report-thumbnails.json";
-
 impl ReportWriter {
-    /// The cache: in memory, else from its blob (absent or unreadable: empty).
-    async fn cached(&self, flow: &Flow) -> HashMap<String, Bytes> {
-        if let Some(cache) = self.thumbnails.lock().expect("never poisoned").as_ref() {
-            return cache.clone();
-        }
-        let state = &flow.stores().state;
-        let stored: HashMap<String, String> = match state.get(THUMBNAILS_KEY).await {
-            Ok(blob) => serde_json::from_slice(&blob.bytes).unwrap_or_else(|e| {
-                tracing::warn!("ignoring the report's thumbnail cache: {e}");
-                HashMap::new()
-            }),
-            Err(StoreError::NotFound { .. }) => HashMap::new(),
-            Err(e) => {
-                tracing::warn!("cannot read the report's thumbnail cache: {e}");
-                HashMap::new()
-            }
-        };
-        let engine = base64::engine::general_purpose::STANDARD;
-        stored
-            .into_iter()
-            .filter_map(|(k, v)| Some((k, Bytes::from(engine.decode(v).ok()?))))
-            .collect()
-    }
-
-    /// The 48x48 thumbnail of synced photos, by photo name (the first
-    /// [`MAX_EMBEDDED_THUMBNAILS`] by name), cached by content hash.
-    async fn small_thumbnails(&self, flow: &Flow, records: &[&Record]) -> BTreeMap<String, Bytes> {
-        let wanted: Vec<(String, String, String)> = records
-            .iter()
-            .filter(|r| r.status.is_current() || r.status == Status::DryRun)
-            .take(MAX_EMBEDDED_THUMBNAILS)
-            .map(|r| {
-                let folder = r
-                    .user
-                    .as_ref()
-                    .map_or_else(|| r.key.clone(), |u| u.upn.to_lowercase());
-                let cache_key = format!("{}\n{}", r.photo, r.sha256);
-                (r.photo.clone(), format!("{folder}/48x48.jpg"), cache_key)
-            })
-            .collect();
-        let cached = self.cached(flow).await;
-        let fetched: Vec<(String, String, Bytes)> = futures::stream::iter(wanted)
-            .map(|(photo, name, cache_key)| {
-                let hit = cached.get(&cache_key).cloned();
-                async move {
-                    if let Some(bytes) = hit {
-                        return Some((photo, cache_key, bytes));
-                    }
-                    let blob = flow.stores().thumbnails.get(&name).await.ok()?;
-                    Some((photo, cache_key, blob.bytes))
-                }
-            })
-            .buffer_unordered(16)
-            .filter_map(|x| async move { x })
-            .collect()
-            .await;
-        let mut found = BTreeMap::new();
-        let mut fresh = HashMap::new();
-        for (photo, cache_key, bytes) in fetched {
-            fresh.insert(cache_key, bytes.clone());
-            found.insert(photo, bytes);
-        }
-        let changed = fresh.len() != cached.len() || fresh.keys().any(|k| !cached.contains_key(k));
-        if changed {
-            let engine = base64::engine::general_purpose::STANDARD;
-            let stored: BTreeMap<&String, String> =
-                fresh.iter().map(|(k, v)| (k, engine.encode(v))).collect();
-            let properties = BlobProperties {
-                content_type: Some("application/json".to_owned()),
-                ..BlobProperties::default()
-            };
-            let bytes = Bytes::from(serde_json::to_vec(&stored).expect("serialises"));
-            let state = &flow.stores().state;
-            if let Err(e) = state
-                .put(THUMBNAILS_KEY, bytes, &properties, WriteMode::Overwrite)
-                .await
-            {
-                // The next fresh instance reads the thumbnails one by one.
-                tracing::warn!("cannot write the report's thumbnail cache: {e}");
-            }
-        }
-        // Keep exactly this run's thumbnails: bounded, and nothing stale.
-        *self.thumbnails.lock().expect("never poisoned") = Some(fresh);
-        found
-    }
-
     /// Writes the three reports and the history copy.
     pub(crate) async fn write(
         &self,
         flow: &Flow,
         records: &[&Record],
         summary: &RunSummary,
+        written: HashMap<String, Bytes>,
     ) -> Result<(), StoreError> {
         let mut rows = problem_rows(summary);
         rows.extend(records.iter().map(|r| row(r)));
@@ -420,33 +328,32 @@ impl ReportWriter {
             photos: &rows,
         })
         .expect("serialises");
-        let thumbnails = self.small_thumbnails(flow, records).await;
-        let page = html(&rows, summary, &configuration, &thumbnails);
         let history = format!(
             "{HISTORY_PREFIX}{}.json",
             generated_at.format("%Y%m%dT%H%M%S%.3fZ")
         );
-        let files: [(&str, Vec<u8>, &str); 4] = [
-            ("reports/latest.json", json.clone(), "application/json"),
-            ("reports/latest.csv", csv(&rows), "text/csv; charset=utf-8"),
-            (
-                "reports/latest.html",
-                page.into_bytes(),
-                "text/html; charset=utf-8",
-            ),
-            (&history, json, "application/json"),
-        ];
-        for (name, bytes, content_type) in files {
-            let properties = BlobProperties {
-                content_type: Some(content_type.to_owned()),
-                cache_control: Some("no-cache".to_owned()),
-                ..BlobProperties::default()
-            };
-            flow.stores()
-                .state
-                .put(name, Bytes::from(bytes), &properties, WriteMode::Overwrite)
-                .await?;
-        }
+        // One file at a time, each dropped once written: at 100,000 photos
+        // each is tens of megabytes, and the memory target holds only one.
+        let json = Bytes::from(json);
+        put_report(
+            flow,
+            "reports/latest.json",
+            json.clone(),
+            "application/json",
+        )
+        .await?;
+        put_report(flow, &history, json, "application/json").await?;
+        let table = Bytes::from(csv(&rows));
+        put_report(flow, "reports/latest.csv", table, "text/csv; charset=utf-8").await?;
+        let thumbnails = self.thumbnails.for_records(flow, records, written).await;
+        let page = Bytes::from(html(&rows, summary, &configuration, &thumbnails));
+        put_report(
+            flow,
+            "reports/latest.html",
+            page,
+            "text/html; charset=utf-8",
+        )
+        .await?;
         let days = flow.settings().reconcile.report_history_days;
         if let Err(e) = prune_history(flow, generated_at, days).await {
             // The next run tries again; a report is never lost over it.
@@ -454,6 +361,25 @@ impl ReportWriter {
         }
         Ok(())
     }
+}
+
+/// Writes one report file, for browsers to fetch afresh each time.
+async fn put_report(
+    flow: &Flow,
+    name: &str,
+    bytes: Bytes,
+    content_type: &str,
+) -> Result<(), StoreError> {
+    let properties = BlobProperties {
+        content_type: Some(content_type.to_owned()),
+        cache_control: Some("no-cache".to_owned()),
+        ..BlobProperties::default()
+    };
+    flow.stores()
+        .state
+        .put(name, bytes, &properties, WriteMode::Overwrite)
+        .await
+        .map(|_| ())
 }
 
 /// Deletes history reports older than `days`, judged by the time in their
