@@ -218,9 +218,18 @@ async fn a_no_change_run_in_a_fresh_process_costs_the_listing_not_the_photos() {
         .await;
     }
     // Each `photosync reconcile` is a new process: nothing cached in memory.
+    proxy.reset();
     let (status, _, err) = app.cli(&["reconcile"]).await;
     assert!(status.success(), "{err}");
     assert_eq!(puts(&fake), PHOTOS);
+    // A new photo costs 11 requests: its GET, the backup check (HEAD) and
+    // note, the claim and the final record, the user entry, five thumbnails.
+    let first = proxy.seen();
+    assert!(
+        first.len() <= 11 * PHOTOS + 12,
+        "{} requests for {PHOTOS} new photos: {first:#?}",
+        first.len()
+    );
 
     proxy.reset();
     let (status, out, err) = app.cli(&["reconcile"]).await;
