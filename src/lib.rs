@@ -13,6 +13,7 @@ pub mod handler;
 pub mod html;
 pub mod identity;
 pub mod memory;
+pub mod notify;
 pub mod pipeline;
 pub mod portal;
 pub mod problem;

@@ -40,6 +40,9 @@ pub struct ReconcileSettings {
     /// Backups kept per user besides the oldest (`PHOTOSYNC_BACKUP_KEEP`):
     /// the oldest (the photo before photosync) and the newest N stay.
     pub backup_keep: usize,
+    /// Where to post a summary after a run that did something
+    /// (`PHOTOSYNC_NOTIFY_WEBHOOK`, a Teams webhook or Workflows URL).
+    pub notify: Option<crate::notify::Webhook>,
 }
 
 pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
@@ -75,6 +78,16 @@ pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
         lease: Duration::from_secs(bounded(env, "PHOTOSYNC_LEASE_SECS", 60u64, 2..=600)?),
         report_history_days: bounded(env, "PHOTOSYNC_REPORT_HISTORY_DAYS", 30, 1..=3650)?,
         backup_keep: bounded(env, "PHOTOSYNC_BACKUP_KEEP", 5, 1..=1000)?,
+        notify: match env
+            .get("PHOTOSYNC_NOTIFY_WEBHOOK")
+            .filter(|v| !v.trim().is_empty())
+        {
+            None => None,
+            Some(raw) => Some(
+                crate::notify::Webhook::parse(raw)
+                    .map_err(|e| SettingsError::new("PHOTOSYNC_NOTIFY_WEBHOOK", e))?,
+            ),
+        },
     })
 }
 

@@ -17,6 +17,7 @@ mod identity;
 mod ledger_index;
 mod local;
 mod local_bound;
+mod notify;
 mod package;
 mod preview;
 mod reconcile;

@@ -25,6 +25,7 @@ use super::flow::{Flow, Known, PhotoJob};
 use super::ledger::{LedgerError, Record, Versioned};
 use super::mapping;
 use super::photo_name::escaped;
+use crate::problem::ProblemCode;
 use crate::store::{BlobInfo, ETag, Listed, StoreError};
 pub use summary::{Progress, RunSummary, Unusable};
 use work::Work;
@@ -225,9 +226,31 @@ impl Reconciler {
         let mut rows: Vec<&Record> = after.values().map(|v| &v.record).collect();
         rows.sort_by(|a, b| a.photo.cmp(&b.photo));
         summary.counts = summary::counts(&rows);
+        summary.failures = crate::notify::by_code(
+            rows.iter()
+                .filter(|r| r.status.needs_attention())
+                .filter_map(|r| r.problem.as_ref().map(|p| p.code.as_str()))
+                .chain(
+                    summary
+                        .unusable
+                        .iter()
+                        .map(|_| ProblemCode::InvalidName.as_str()),
+                )
+                .chain(
+                    summary
+                        .corrupt
+                        .iter()
+                        .map(|_| ProblemCode::LedgerCorrupt.as_str()),
+                ),
+        );
         summary.mapping_notes = mapping_notes(&mapping_files, &listing.photos);
         summary.elapsed = started.elapsed();
         self.report.write(flow, &rows, &summary, small).await?;
+        if let Some(webhook) = &settings.notify
+            && crate::notify::worth_telling(&summary)
+        {
+            crate::notify::send(webhook, &summary).await;
+        }
         Ok(summary)
     }
 }

@@ -36,6 +36,9 @@ pub struct RunSummary {
     pub mapping_notes: BTreeMap<String, String>,
     /// Records by status after the run.
     pub counts: BTreeMap<Status, usize>,
+    /// What needs a person after the run, by problem code (failed and held
+    /// records, unusable names, unreadable records).
+    pub failures: BTreeMap<String, usize>,
     /// How long it took.
     pub elapsed: Duration,
 }

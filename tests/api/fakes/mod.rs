@@ -8,3 +8,4 @@ pub mod functions_host;
 pub mod graph;
 pub mod sharepoint;
 pub mod trap;
+pub mod webhook;
