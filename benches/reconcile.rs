@@ -16,7 +16,9 @@
 //! run takes longer than a session; the no-change runs are then measured
 //! twice, without and with the index),
 //! `PHOTOSYNC_GRAPH_CONCURRENCY` / `PHOTOSYNC_RECONCILE_CONCURRENCY` pass
-//! through (defaults 4 and 16 here).
+//! through (defaults 4 and 16 here), `BENCH_AZURITE_PORT` (default 10000:
+//! give the bench an Azurite of its own, e.g. `azurite-blob --blobPort
+//! 10100 --inMemoryPersistence`, so other work's containers do not slow it).
 
 #[allow(dead_code)]
 #[path = "../tests/api/fakes/entra.rs"]
@@ -202,9 +204,10 @@ async fn seed_synced(stores: &Stores, photos: usize) {
 
 #[tokio::main]
 async fn main() {
+    let port = env_or("BENCH_AZURITE_PORT", 10000) as u16;
     assert!(
-        std::net::TcpStream::connect(("127.0.0.1", 10000)).is_ok(),
-        "Azurite is not running: ./scripts/with-azurite.sh cargo bench --bench reconcile"
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "Azurite is not running on {port}: ./scripts/with-azurite.sh cargo bench --bench reconcile"
     );
     let photos = env_or("BENCH_PHOTOS", 1000);
     let latency = Duration::from_millis(env_or("BENCH_UPLOAD_MS", 100) as u64);
@@ -219,7 +222,7 @@ async fn main() {
         ));
     }
     fake.set_photo_delay(latency);
-    let proxy = storage_proxy::StorageProxy::start().await;
+    let proxy = storage_proxy::StorageProxy::start_to(port).await;
 
     let run = std::process::id();
     let mut env = fake.secret_env();
@@ -250,7 +253,11 @@ async fn main() {
     let mut direct = env.clone();
     direct.push((
         "PHOTOSYNC_STORAGE".to_owned(),
-        "UseDevelopmentStorage=true".to_owned(),
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};\
+             BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1",
+            storage_proxy::AZURITE_KEY
+        ),
     ));
     env.push((
         "PHOTOSYNC_STORAGE".to_owned(),

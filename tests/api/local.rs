@@ -115,6 +115,10 @@ fn the_first_command_shows_every_outcome_without_azure() {
     .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
     .collect();
     assert_eq!(rows, expected);
+    // Without credentials nothing reached Microsoft 365: the report says so first.
+    assert_eq!(report(&out)["dry_run"], true);
+    let page = std::fs::read_to_string(out.join("photosync/reports/latest.html")).unwrap();
+    assert!(page.contains("Dry run — nothing was changed in Microsoft 365"));
 
     // Thumbnails with the Azure layout; the mapped photo under its user.
     for size in [48, 64, 96, 120, 240, 360, 432, 504, 648] {

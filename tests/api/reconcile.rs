@@ -279,6 +279,20 @@ async fn the_reports_parse_and_agree_with_the_ledger() {
         json["summary"],
         json!({"synced": 1, "failed": 1, "ignored": 1})
     );
+    // Which build wrote it, from where, whether for real, and what this run did.
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["dry_run"], false);
+    let photos_container = &app.env["PHOTOSYNC_PHOTOS_CONTAINER"];
+    assert!(
+        json["source"]
+            .as_str()
+            .unwrap()
+            .contains(photos_container.as_str()),
+        "{}",
+        json["source"]
+    );
+    assert_eq!(json["this_run"]["worked_on"], 3);
+    assert_eq!(json["needs_attention"], json!({"user-not-found": 1}));
     let photos = json["photos"].as_array().unwrap();
     assert_eq!(photos.len(), 3);
     let failed = photos
@@ -328,6 +342,11 @@ async fn the_reports_parse_and_agree_with_the_ledger() {
     );
     let page = String::from_utf8(html.bytes.to_vec()).unwrap();
     assert!(page.contains("Needs attention (1)"));
+    assert!(!page.contains("Dry run"), "credentials were set");
+    assert!(
+        page.contains("<td><code>user-not-found</code></td><td>1</td>"),
+        "failures grouped by cause with their count"
+    );
     assert!(
         page.contains("data:image/jpeg;base64,"),
         "the synced photo's thumbnail is embedded"

@@ -50,6 +50,8 @@ impl Seen {
 struct Shared {
     seen: Mutex<Vec<Seen>>,
     client: reqwest::Client,
+    /// Azurite's blob port.
+    upstream: u16,
 }
 
 /// The running proxy; stops when dropped.
@@ -68,6 +70,11 @@ impl Drop for StorageProxy {
 
 impl StorageProxy {
     pub async fn start() -> Self {
+        Self::start_to(10000).await
+    }
+
+    /// A proxy in front of an Azurite on `upstream` (the benches run their own).
+    pub async fn start_to(upstream: u16) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
@@ -76,6 +83,7 @@ impl StorageProxy {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            upstream,
         });
         let app = axum::Router::new()
             .fallback(forward)
@@ -121,7 +129,7 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         .client
         .request(
             parts.method,
-            format!("http://127.0.0.1:10000{path_and_query}"),
+            format!("http://127.0.0.1:{}{path_and_query}", shared.upstream),
         )
         .body(body);
     for (name, value) in &parts.headers {

@@ -245,6 +245,8 @@ impl Reconciler {
         );
         summary.mapping_notes = mapping_notes(&mapping_files, &listing.photos);
         summary.elapsed = started.elapsed();
+        summary.dry_run = !flow.targets().graph_live();
+        summary.source = flow.stores().photos.location().to_string();
         self.report.write(flow, &rows, &summary, small).await?;
         if let Some(webhook) = &settings.notify
             && crate::notify::worth_telling(&summary)

@@ -41,6 +41,11 @@ pub struct RunSummary {
     pub failures: BTreeMap<String, usize>,
     /// How long it took.
     pub elapsed: Duration,
+    /// Nothing was written to Microsoft 365 (no credentials, or
+    /// `PHOTOSYNC_DRY_RUN`): the report says so first.
+    pub dry_run: bool,
+    /// Where the photos were listed from (container and endpoint, or folder).
+    pub source: String,
 }
 
 impl RunSummary {

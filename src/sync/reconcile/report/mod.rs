@@ -73,6 +73,16 @@ pub struct Row {
 #[derive(Debug, Serialize)]
 struct JsonReport<'a> {
     generated_at: String,
+    /// The photosync version that wrote it.
+    version: &'static str,
+    /// Nothing was written to Microsoft 365.
+    dry_run: bool,
+    /// Where the photos were listed from.
+    source: &'a str,
+    /// What this run did (the ledger's totals are `summary`).
+    this_run: BTreeMap<&'static str, usize>,
+    /// Records needing a person, by problem code.
+    needs_attention: &'a BTreeMap<String, usize>,
     summary: BTreeMap<&'static str, usize>,
     /// Records by status per target.
     targets: BTreeMap<targets::Target, BTreeMap<&'static str, usize>>,
@@ -196,14 +206,29 @@ pub fn html(
          <title>photosync report</title><style>\
          body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
          table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}}\
-         th{{background:#f4f4f4}}.failed{{color:#a00}}.counts td{{font-weight:bold}}img{{width:48px;height:48px;border-radius:50%}}\
+         th{{background:#f4f4f4}}.failed{{color:#a00}}.counts td{{font-weight:bold}}.banner{{background:#fff4ce;border:1px solid #d9b300;padding:8px 12px;font-weight:bold}}caption{{text-align:left;font-weight:bold;padding:4px 0}}img{{width:48px;height:48px;border-radius:50%}}\
          </style></head><body><h1>photosync report</h1>"
     );
+    if summary.dry_run {
+        page.push_str(
+            "<p class=\"banner\">Dry run — nothing was changed in Microsoft 365. \
+             Thumbnails and this report were written; set the app's credentials \
+             (and leave PHOTOSYNC_DRY_RUN unset) to update profile photos.</p>",
+        );
+    }
     let _ = write!(
         page,
-        "<p>Generated {} — {}</p><table class=\"counts\"><tr>",
-        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        escape(&summary.line())
+        "<p>Generated {} UTC by photosync {} from {}.</p>\
+         <p>This run: {} examined, {} worked on, {} left for the next run, {} removed, {} removal(s) held.</p>\
+         <table class=\"counts\"><caption>All photos by status</caption><tr>",
+        Utc::now().format("%Y-%m-%d %H:%M"),
+        env!("CARGO_PKG_VERSION"),
+        escape(&summary.source),
+        summary.examined,
+        summary.worked,
+        summary.left,
+        summary.removed,
+        summary.held
     );
     for status in summary.counts.keys() {
         let _ = write!(page, "<th>{}</th>", escape(status.as_str()));
@@ -240,6 +265,20 @@ pub fn html(
         .filter(|r| !configuration.iter().any(|c| c.code.as_str() == r.code))
         .collect();
     let _ = write!(page, "<h2>Needs attention ({})</h2>", failures.len());
+    if !summary.failures.is_empty() {
+        page.push_str("<table><caption>By cause</caption><tr><th>problem</th><th>photos</th><th>what to do</th></tr>");
+        let mut causes: Vec<(&String, &usize)> = summary.failures.iter().collect();
+        causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (code, n) in causes {
+            let _ = write!(
+                page,
+                "<tr class=\"failed\"><td><code>{}</code></td><td>{n}</td><td>{}</td></tr>",
+                escape(code),
+                escape(advice(code))
+            );
+        }
+        page.push_str("</table>");
+    }
     if !failures.is_empty() {
         page.push_str("<table><tr><th>photo</th><th>user</th><th>status</th><th>problem</th><th>what to do</th></tr>");
         for r in failures {
@@ -312,6 +351,17 @@ impl ReportWriter {
         let configuration = targets::configuration_problems(records);
         let json = serde_json::to_vec_pretty(&JsonReport {
             generated_at: generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            version: env!("CARGO_PKG_VERSION"),
+            dry_run: summary.dry_run,
+            source: &summary.source,
+            this_run: BTreeMap::from([
+                ("examined", summary.examined),
+                ("worked_on", summary.worked),
+                ("left_for_next_run", summary.left),
+                ("removed", summary.removed),
+                ("removals_held", summary.held),
+            ]),
+            needs_attention: &summary.failures,
             summary: summary
                 .counts
                 .iter()
