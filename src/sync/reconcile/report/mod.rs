@@ -220,7 +220,7 @@ pub fn html(
         page,
         "<p>Generated {} UTC by photosync {} from {}.</p>\
          <p>This run: {} examined, {} worked on, {} left for the next run, {} removed, {} removal(s) held.</p>\
-         <table class=\"counts\"><caption>All photos by status</caption><tr>",
+         <table class=\"counts\"><caption>Photos by status (the whole ledger)</caption><tr>",
         Utc::now().format("%Y-%m-%d %H:%M"),
         env!("CARGO_PKG_VERSION"),
         escape(&summary.source),
