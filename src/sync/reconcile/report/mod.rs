@@ -203,9 +203,11 @@ pub fn html(
     let mut page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{HTML_CSP}\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>photosync report</title><style>\
          body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
-         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}}\
+         table{{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto;max-width:100%}}td{{overflow-wrap:break-word}}\
+         @media (max-width:600px){{body{{margin:8px}}td,th{{padding:2px 4px}}h1{{font-size:1.5em}}}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}}\
          th{{background:#f4f4f4}}.failed{{color:#a00}}.counts td{{font-weight:bold}}.banner{{background:#fff4ce;border:1px solid #d9b300;padding:8px 12px;font-weight:bold}}caption{{text-align:left;font-weight:bold;padding:4px 0}}img{{width:48px;height:48px;border-radius:50%}}\
          </style></head><body><h1>photosync report</h1>"
     );
@@ -307,7 +309,7 @@ pub fn html(
         }
         page.push_str("</table>");
     }
-    page.push_str("<h2>All photos</h2><table><tr><th></th><th>photo</th><th>user</th><th>status</th><th>detail</th><th>updated</th></tr>");
+    page.push_str("<h2>All photos</h2><table><tr><th></th><th>photo</th><th>user</th><th>status</th><th>detail</th><th>updated (UTC)</th></tr>");
     for r in rows {
         let image = thumbnails.get(&r.photo).map_or_else(String::new, |jpeg| {
             format!(
@@ -322,7 +324,7 @@ pub fn html(
             escape(&r.user),
             escape(&r.status),
             escape(&r.detail),
-            escape(&r.updated_at)
+            escape(&shown_time(&r.updated_at))
         );
     }
     page.push_str("</table></body></html>\n");
@@ -411,6 +413,13 @@ impl ReportWriter {
         }
         Ok(())
     }
+}
+
+/// `2026-12-02T18:55:03Z` as people read it on a page: `2026-12-02 18:55`.
+fn shown_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| rfc3339.to_owned())
 }
 
 /// Writes one report file, for browsers to fetch afresh each time.
