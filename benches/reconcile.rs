@@ -134,10 +134,9 @@ fn kinds(seen: &[storage_proxy::Seen], run: u32) -> BTreeMap<String, usize> {
 /// record for each (the blob's version, so nothing is due), and the 48 px
 /// thumbnails the report embeds.
 async fn seed_synced(stores: &Stores, photos: usize) {
-    let ledger = Ledger::new(stores.state.clone());
     let thumbnail = Bytes::from(small_jpeg(0));
     let writes = (0..photos).map(|i| {
-        let (stores, ledger, thumbnail) = (stores.clone(), ledger.clone(), thumbnail.clone());
+        let (stores, thumbnail) = (stores.clone(), thumbnail.clone());
         async move {
             let upn = format!("user{i}@contoso.com");
             let name = PhotoName::parse(&format!("{upn}.jpg")).unwrap();
@@ -181,7 +180,18 @@ async fn seed_synced(stores: &Stores, photos: usize) {
                 sharepoint: None,
                 held_from: None,
             };
-            ledger.put(&record, None).await.unwrap();
+            // As `Ledger::put` writes it, but unconditionally: a conditional
+            // create is not retried on a dropped connection, an overwrite is.
+            stores
+                .state
+                .put(
+                    &Ledger::key(&name),
+                    Bytes::from(serde_json::to_vec_pretty(&record).unwrap()),
+                    &BlobProperties::default(),
+                    WriteMode::Overwrite,
+                )
+                .await
+                .unwrap();
             if i < 2000 {
                 stores
                     .thumbnails

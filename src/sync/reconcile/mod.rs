@@ -184,8 +184,13 @@ impl Reconciler {
             corrupt: scan.corrupt,
             removed: removals.removed.len(),
             held: removals.held.len(),
+            mapping_notes: mapping_notes(&mapping_files, &listing.photos),
             ..RunSummary::default()
         };
+        // The listing is done with: at 100,000 photos it is tens of MB the
+        // report needs room for.
+        drop(listed);
+        drop(listing.photos);
 
         // Only what this run touched changed: take the records its work
         // wrote, re-read the others it touched, keep the rest.
@@ -243,7 +248,6 @@ impl Reconciler {
                         .map(|_| ProblemCode::LedgerCorrupt.as_str()),
                 ),
         );
-        summary.mapping_notes = mapping_notes(&mapping_files, &listing.photos);
         summary.elapsed = started.elapsed();
         summary.dry_run = !flow.targets().graph_live();
         summary.source = flow.stores().photos.location().to_string();
