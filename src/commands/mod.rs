@@ -5,6 +5,7 @@
 
 mod say;
 
+pub mod elf;
 pub mod init;
 pub mod package;
 pub mod preview;
