@@ -9,6 +9,7 @@ pub mod elf;
 pub mod init;
 pub mod package;
 pub mod preview;
+pub mod progress;
 pub mod reconcile;
 pub mod restore;
 pub mod retry;

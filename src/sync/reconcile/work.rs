@@ -154,7 +154,9 @@ async fn wave(
             } else {
                 None
             };
-            if done == Some(true) {
+            // Every job that ran counts towards the bar's total, including a
+            // drift check that found nothing to do.
+            if done.is_some() {
                 progress(Progress::Worked);
             }
             (photo, done)
