@@ -141,6 +141,35 @@ fn every_relative_link_and_anchor_resolves() {
     );
 }
 
+/// The scripts the README tells a new admin to run are there and runnable
+/// (`./scripts/try.sh`, the first command, must work on a fresh clone).
+#[test]
+fn the_scripts_the_readme_names_exist_and_are_executable() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut named = BTreeSet::new();
+    for (at, _) in readme.match_indices("./scripts/") {
+        let name: String = readme[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+            .collect();
+        named.insert(name);
+    }
+    assert!(named.contains("scripts/try.sh"), "{named:?}");
+    assert!(named.contains("scripts/test.sh"), "{named:?}");
+    for name in &named {
+        let path = root().join(name);
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("README names {name}: {e}"))
+            .permissions();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert!(mode.mode() & 0o111 != 0, "{name} is not executable");
+        }
+        let _ = mode;
+    }
+}
+
 #[test]
 fn slugs_follow_githubs_rule() {
     assert_eq!(
