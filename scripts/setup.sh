@@ -3,7 +3,17 @@
 # and Chromium (Debian packages), Azurite 3.35.0 and playwright-core (npm,
 # into ./.tools; playwright-core drives Debian's Chromium in the web tests and
 # downloads no browser of its own). Idempotent.
+#
+#   ./scripts/setup.sh            # everything the tests need
+#   ./scripts/setup.sh --build    # only what building needs (scripts/try.sh)
 set -euo pipefail
+
+mode=all
+case "${1:-}" in
+  "") ;;
+  --build) mode=build ;;
+  *) echo "setup.sh: unknown argument $1 (expected --build or nothing)" >&2; exit 2 ;;
+esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,14 +27,17 @@ azurite="$tools/node_modules/.bin/azurite"
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v nasm >/dev/null || need+=(nasm)
+command -v cc >/dev/null || need+=(build-essential)
 # The web page's browser tests (tests/api/web.rs) run headless Chromium.
-[[ -x /usr/bin/chromium ]] || need+=(chromium)
+[[ $mode == build || -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then
   echo "setup.sh: installing ${need[*]}" >&2
   if [[ $(id -u) -eq 0 ]]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq >/dev/null
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+[[ $mode == build ]] && exit 0
 
 has_version() { grep -q "\"version\": \"$2\"" "$tools/node_modules/$1/package.json" 2>/dev/null; }
 if [[ ! -x "$azurite" ]] || ! has_version azurite "$AZURITE_VERSION" \

@@ -106,6 +106,9 @@ enum Command {
         /// How the blob trigger learns about new photos (Flex Consumption needs eventgrid).
         #[arg(long, value_enum, default_value = "polling")]
         trigger_source: TriggerSource,
+        /// Package a binary that needs a newer glibc than the Functions hosts' 2.31 anyway.
+        #[arg(long)]
+        allow_newer_glibc: bool,
     },
     /// Write one self-contained HTML page showing how every photo will be
     /// cropped (square, face box, 96 px result, warnings); uploads nothing.
@@ -252,6 +255,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             out,
             binary,
             trigger_source,
+            allow_newer_glibc,
         } => {
             let binary = match binary {
                 Some(path) => path,
@@ -261,6 +265,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 out,
                 binary,
                 trigger_source,
+                allow_newer_glibc,
             };
             for file in commands::package::run(&job)? {
                 photosync::say!("{}", job.out.join(file).display());

@@ -5,9 +5,11 @@
 
 mod say;
 
+pub mod elf;
 pub mod init;
 pub mod package;
 pub mod preview;
+pub mod progress;
 pub mod reconcile;
 pub mod restore;
 pub mod retry;

@@ -5,13 +5,26 @@
 //! The definitions are compiled into the binary from the repository's own
 //! files, so a package always matches the code that serves it. An `--out`
 //! ending in `.zip` writes the same layout as a deployable zip archive.
+//!
+//! The executable must start on the Functions Linux hosts, whose image has
+//! an older glibc than a current build machine: a binary that needs a newer
+//! `GLIBC_x.y` is refused (see [`FUNCTIONS_GLIBC`]) unless overridden.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde_json::Value;
 
+use super::UsageError;
+use super::elf::{self, GlibcVersion, Requirement};
 use crate::handler::{PHOTO_UPLOADED, RECONCILE};
+
+/// The glibc of the Functions host image photosync's package runs on. The
+/// Functions 4.x Linux images are built on Debian 11 "bullseye"
+/// (Azure/azure-functions-docker, `host/4/bullseye/amd64/`), whose libc6 is
+/// 2.31 (packages.debian.org/bullseye/libc6: 2.31-13); `scripts/release.sh`
+/// links against the same version.
+pub const FUNCTIONS_GLIBC: GlibcVersion = GlibcVersion(2, 31, 0);
 
 /// `host.json` as committed at the repository root.
 pub const HOST_JSON: &str = include_str!("../../host.json");
@@ -40,6 +53,9 @@ pub struct PackageJob {
     pub binary: PathBuf,
     /// Blob trigger source written into `PhotoUploaded/function.json`.
     pub trigger_source: TriggerSource,
+    /// Package a binary that needs a newer glibc than [`FUNCTIONS_GLIBC`]
+    /// anyway (with a warning): for hosts known to have it.
+    pub allow_newer_glibc: bool,
 }
 
 /// Writes the layout; returns the files written, relative to `out`.
@@ -52,6 +68,7 @@ pub struct PackageJob {
 pub fn run(job: &PackageJob) -> anyhow::Result<Vec<PathBuf>> {
     let binary = std::fs::read(&job.binary)
         .with_context(|| format!("cannot read the executable {}", job.binary.display()))?;
+    check_glibc(job, &binary)?;
     let mut entries = vec![
         Entry::file("host.json", HOST_JSON.as_bytes().to_vec()),
         Entry::file(
@@ -81,6 +98,40 @@ pub fn run(job: &PackageJob) -> anyhow::Result<Vec<PathBuf>> {
         write_folder(&job.out, &entries)?;
     }
     Ok(entries.iter().map(|e| PathBuf::from(&e.path)).collect())
+}
+
+/// Refuses (or, with `--allow-newer-glibc`, warns about) an executable the
+/// Functions hosts' glibc cannot start: it would fail there with "version
+/// `GLIBC_2.34' not found" before photosync could log a line.
+fn check_glibc(job: &PackageJob, binary: &[u8]) -> anyhow::Result<()> {
+    let shown = job.binary.display();
+    let needed = match elf::glibc_requirement(binary) {
+        Ok(Requirement::Elf(Some(needed))) if needed > FUNCTIONS_GLIBC => needed,
+        Ok(_) => return Ok(()),
+        Err(problem) => {
+            return Err(
+                UsageError(format!("cannot read {shown} as an executable: {problem}")).into(),
+            );
+        }
+    };
+    let fix = format!(
+        "build the release binary with ./scripts/release.sh (or cargo zigbuild --release \
+         --target x86_64-unknown-linux-gnu.{FUNCTIONS_GLIBC}) and package that"
+    );
+    if job.allow_newer_glibc {
+        eprintln!(
+            "photosync: WARNING: {shown} needs GLIBC_{needed}, newer than the Functions hosts' \
+             glibc {FUNCTIONS_GLIBC}: it will not start there. Packaged anyway \
+             (--allow-newer-glibc). To fix: {fix}."
+        );
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "{shown} needs GLIBC_{needed}, newer than the Functions hosts' glibc \
+         {FUNCTIONS_GLIBC} (Debian 11 image), so it would not start there. To fix: {fix}. \
+         To package it anyway, for a host with a newer glibc: --allow-newer-glibc"
+    ))
+    .into())
 }
 
 /// Whether `path` names a zip archive rather than a folder.

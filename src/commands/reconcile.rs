@@ -1,14 +1,15 @@
 //! `photosync reconcile`: one Reconcile run from a terminal, against the
-//! configured storage, with a progress bar (or plain lines when piped).
+//! configured storage, with a progress bar (or plain lines when piped;
+//! see [`super::progress`]).
 //! Ctrl-C stops taking new photos; those in flight finish, nothing is lost.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::Meter;
 use crate::config::Settings;
 use crate::store::Stores;
 use crate::sync::reconcile::{Progress, RunSummary};
@@ -51,46 +52,10 @@ pub async fn run_engine(engine: &Engine) -> anyhow::Result<RunSummary> {
         }
     });
 
-    let examined = AtomicUsize::new(0);
-    let worked = AtomicUsize::new(0);
-    let bar = std::io::stdout().is_terminal().then(|| {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed} {msg} ({per_sec})")
-                .expect("valid template"),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
-    let progress = |event: Progress| {
-        let (e, w) = match event {
-            Progress::Examined => (
-                examined.fetch_add(1, Ordering::Relaxed) + 1,
-                worked.load(Ordering::Relaxed),
-            ),
-            Progress::Worked => (
-                examined.load(Ordering::Relaxed),
-                worked.fetch_add(1, Ordering::Relaxed) + 1,
-            ),
-            Progress::Planned(_) => return,
-        };
-        match &bar {
-            Some(bar) => {
-                bar.set_message(format!("{e} photos examined, {w} processed"));
-                if event == Progress::Worked {
-                    bar.inc(1);
-                }
-            }
-            None if event == Progress::Worked && w % 25 == 0 => {
-                crate::say!("progress: {e} photos examined, {w} processed");
-            }
-            None => {}
-        }
-    };
+    let meter = Meter::new(std::io::stdout().is_terminal());
+    let progress = |event: Progress| meter.record(event);
     let result = engine.run_reconcile(&progress, &stop).await;
     watcher.abort();
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    meter.finish();
     result.context("the reconcile run stopped")
 }

@@ -1,9 +1,9 @@
 //! Every `PHOTOSYNC_*` setting photosync reads, so a misspelt one
 //! (`PHOTOSYNC_CROPP`) is a warning with a did-you-mean instead of a
 //! setting silently ignored. A test keeps this list, the code and the
-//! README's settings table in step.
+//! settings table of docs/configuration.md in step.
 
-/// The settings, as the README's table names them.
+/// The settings, as docs/configuration.md's table names them.
 pub(super) const KNOWN: &[&str] = &[
     "PHOTOSYNC_APPROVAL",
     "PHOTOSYNC_APPROVER_GROUP",
@@ -79,7 +79,10 @@ impl std::fmt::Display for UnknownSetting {
         write!(f, "setting {} is not one photosync reads", self.name)?;
         match self.did_you_mean {
             Some(known) => write!(f, "; did you mean {known}? It is ignored."),
-            None => write!(f, "; it is ignored (the README lists every setting)."),
+            None => write!(
+                f,
+                "; it is ignored (docs/configuration.md lists every setting)."
+            ),
         }
     }
 }
@@ -147,7 +150,7 @@ mod tests {
             [
                 "setting PHOTOSYNC_CROPP is not one photosync reads; did you mean PHOTOSYNC_CROP? It is ignored.",
                 "setting PHOTOSYNC_DRYRUN is not one photosync reads; did you mean PHOTOSYNC_DRY_RUN? It is ignored.",
-                "setting PHOTOSYNC_SOMETHING_ELSE_ENTIRELY is not one photosync reads; it is ignored (the README lists every setting).",
+                "setting PHOTOSYNC_SOMETHING_ELSE_ENTIRELY is not one photosync reads; it is ignored (docs/configuration.md lists every setting).",
             ]
         );
     }
@@ -155,7 +158,7 @@ mod tests {
     /// Every name the code reads is in the list, and every listed name is
     /// documented: a new setting cannot be added in one place only.
     #[test]
-    fn the_list_matches_the_code_and_the_readme() {
+    fn the_list_matches_the_code_and_the_settings_page() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut read = std::collections::BTreeSet::new();
         let mut pending = vec![root.join("src")];
@@ -184,14 +187,17 @@ mod tests {
         for (name, file) in &read {
             assert!(
                 KNOWN.contains(&name.as_str()),
-                "{file} reads {name}: add it to config/known.rs and the README"
+                "{file} reads {name}: add it to config/known.rs and docs/configuration.md"
             );
         }
-        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let page = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
         for name in KNOWN {
             assert!(
-                readme.contains(&format!("`{name}`")),
-                "{name} is not documented in the README's settings table"
+                page.lines()
+                    .filter_map(|line| line.strip_prefix("| `"))
+                    .filter_map(|line| line.split('|').next())
+                    .any(|cell| cell.contains(&format!("{name}`"))),
+                "{name} is not documented in the settings table of docs/configuration.md"
             );
         }
     }

@@ -70,3 +70,45 @@ fn a_misspelt_setting_is_named_with_a_did_you_mean() {
     );
     assert_eq!(output.status.code(), Some(1), "{stderr}");
 }
+
+/// Piped (not a terminal), `sync` prints plain progress lines a log keeps:
+/// how many photos the listing found and how many need work, then done/total
+/// as whole numbers, ending at total; no spinner, no `3.6129/s` rates.
+#[test]
+fn piped_progress_is_plain_lines_with_done_and_total() {
+    let (root, photos) = samples();
+    let out = root.path().join("out");
+    let output = sync_command(&photos, &out, &[]).output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let listing = stdout
+        .lines()
+        .find(|l| l.starts_with("listing: "))
+        .unwrap_or_else(|| panic!("no listing line:\n{stdout}"));
+    // listing: 10 photos examined, 8 to process
+    let words: Vec<&str> = listing.split_whitespace().collect();
+    let examined: usize = words[1].parse().unwrap();
+    let total: usize = words[4].parse().unwrap();
+    assert!(examined >= total && total > 0, "{listing}");
+    assert_eq!(
+        listing,
+        format!("listing: {examined} photos examined, {total} to process")
+    );
+    let last = stdout
+        .lines()
+        .rfind(|l| l.starts_with("progress: "))
+        .unwrap_or_else(|| panic!("no progress line:\n{stdout}"));
+    assert_eq!(last, format!("progress: {total}/{total} photos processed"));
+    assert!(!stdout.contains("/s)"), "{stdout}");
+    for control in ['\r', '\u{1b}'] {
+        assert!(
+            !stdout.contains(control),
+            "terminal control codes when piped: {stdout:?}"
+        );
+        assert!(
+            !stderr.contains(control),
+            "terminal control codes when piped: {stderr:?}"
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! binary three at a time: each is answered 200 with its specific code in
 //! the ledger, and the handler's peak resident memory stays under 256 MB
 //! (read from `/proc/<pid>/status`, `VmHWM`), while a 40 MP PNG is still
-//! rendered. How long each answer takes is a benchmark figure (README),
+//! rendered. How long each answer takes is a benchmark figure (docs/pipeline.md),
 //! not an assertion.
 
 #[path = "../common/hostile_files.rs"]
@@ -68,7 +68,7 @@ async fn hostile_files_get_a_specific_code_and_the_handler_stays_under_256_mb() 
     }
     // The tests run the debug build, several times slower than release and
     // on a shared machine: the time budget is not what this test measures
-    // (release timings are in the README, from `cargo bench`).
+    // (release timings are in docs/pipeline.md, from `cargo bench`).
     let app = spawn_app_with(&fake.secret_env(), &[("PHOTOSYNC_MAX_RENDER_SECS", "600")]).await;
 
     let mut files: Vec<(String, Vec<u8>, &str)> = hostile_files::all()

@@ -4,6 +4,7 @@
 mod backup;
 mod cli_output;
 mod deploy;
+mod docs;
 mod fakes;
 mod field;
 mod flow;

@@ -3,7 +3,15 @@
 
 use serde_json::Value;
 
+use photosync::commands::elf::{self, Requirement};
+use photosync::commands::package::FUNCTIONS_GLIBC;
+
 use crate::helpers::{BINARY, run_binary, spawn_app_from, temp_dir};
+
+/// The test binary is linked against the build machine's glibc (2.36 on
+/// Debian 12), newer than the Functions hosts': these tests are about the
+/// layout, so they package it anyway.
+const NEWER_GLIBC: &str = "--allow-newer-glibc";
 
 fn read_json(path: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -15,8 +23,17 @@ async fn package_lays_out_a_loadable_function_app() {
     let dir = temp_dir();
     let out = dir.path().join("app");
     let out_text = out.display().to_string();
-    let (status, stdout, stderr) =
-        run_binary(&["package", "--out", &out_text, "--binary", BINARY], &[]);
+    let (status, stdout, stderr) = run_binary(
+        &[
+            "package",
+            "--out",
+            &out_text,
+            "--binary",
+            BINARY,
+            NEWER_GLIBC,
+        ],
+        &[],
+    );
     assert!(status.success(), "{stderr}");
     // host.json, the binary, the two trigger functions and the web's seven.
     assert_eq!(stdout.lines().count(), 4 + 7, "{stdout}");
@@ -84,6 +101,7 @@ fn event_grid_packages_set_the_trigger_source() {
             BINARY,
             "--trigger-source",
             "eventgrid",
+            NEWER_GLIBC,
         ],
         &[],
     );
@@ -98,7 +116,10 @@ fn the_committed_function_folders_are_the_ones_packaged() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = temp_dir();
     let out = dir.path().display().to_string();
-    let (status, _, stderr) = run_binary(&["package", "--out", &out, "--binary", BINARY], &[]);
+    let (status, _, stderr) = run_binary(
+        &["package", "--out", &out, "--binary", BINARY, NEWER_GLIBC],
+        &[],
+    );
     assert!(status.success(), "{stderr}");
     // Every committed function folder, and nothing else, is in the package.
     let mut committed: Vec<String> = std::fs::read_dir(root.join("functions"))
@@ -198,4 +219,51 @@ fn the_example_local_settings_load_as_they_are() {
     ] {
         assert!(values.contains_key(name), "{name} missing from the example");
     }
+}
+
+/// A binary built against a newer glibc than the Functions image's would
+/// not start there: `package` refuses it with the fix, writes nothing, and
+/// packages it only when told to, loudly.
+#[test]
+fn a_binary_needing_a_newer_glibc_is_refused_with_the_fix() {
+    let needed = match elf::glibc_requirement(&std::fs::read(BINARY).unwrap()) {
+        Ok(Requirement::Elf(Some(needed))) => needed,
+        other => panic!("the test binary is a dynamic ELF: {other:?}"),
+    };
+    let dir = temp_dir();
+    let out = dir.path().join("app");
+    let out_text = out.display().to_string();
+    let (status, stdout, stderr) =
+        run_binary(&["package", "--out", &out_text, "--binary", BINARY], &[]);
+    if needed <= FUNCTIONS_GLIBC {
+        // A build machine as old as the hosts: nothing to refuse.
+        assert!(status.success(), "{stderr}");
+        return;
+    }
+    assert_eq!(status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("needs GLIBC_{needed}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("glibc 2.31"), "{stderr}");
+    assert!(stderr.contains("./scripts/release.sh"), "{stderr}");
+    assert!(stderr.contains("x86_64-unknown-linux-gnu.2.31"), "{stderr}");
+    assert!(stderr.contains("--allow-newer-glibc"), "{stderr}");
+    assert!(!out.exists(), "a refused package must not be written");
+
+    let (status, _, stderr) = run_binary(
+        &[
+            "package",
+            "--out",
+            &out_text,
+            "--binary",
+            BINARY,
+            NEWER_GLIBC,
+        ],
+        &[],
+    );
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("WARNING"), "{stderr}");
+    assert!(stderr.contains("will not start there"), "{stderr}");
+    assert!(out.exists());
 }

@@ -189,7 +189,7 @@ pub fn authenticate(headers: &HeaderMap, settings: &WebSettings) -> Result<Actor
             StatusCode::FORBIDDEN,
             "authentication-off",
             "App Service Authentication is not on for this app (WEBSITE_AUTH_ENABLED is not True), \
-             so photosync trusts no sign-in: an administrator turns it on (README, \"Web page\")",
+             so photosync trusts no sign-in: an administrator turns it on (docs/web.md)",
         ));
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());

@@ -100,7 +100,8 @@ pub enum Progress {
     Examined,
     /// This many photos will be worked on (known once the listing is read).
     Planned(usize),
-    /// One more photo worked on.
+    /// One more planned photo done (a drift check that found nothing to do
+    /// counts too), so the done count reaches `Planned`.
     Worked,
 }
 

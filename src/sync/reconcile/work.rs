@@ -166,7 +166,9 @@ async fn wave(
                 (None, None)
             };
             let (written, small) = outcome.map_or((None, None), |o| (o.written, o.small));
-            if done == Some(true) {
+            // Every job that ran counts towards the bar's total, including a
+            // drift check that found nothing to do.
+            if done.is_some() {
                 progress(Progress::Worked);
             }
             Worked {
