@@ -27,6 +27,9 @@ mod entra;
 #[path = "../tests/api/fakes/graph.rs"]
 mod graph;
 #[allow(dead_code)]
+#[path = "../tests/api/fakes/photo_load.rs"]
+mod photo_load;
+#[allow(dead_code)]
 #[path = "../tests/api/fakes/sharepoint.rs"]
 mod sharepoint;
 #[allow(dead_code)]

@@ -25,6 +25,16 @@ pub(super) fn graph(env: &Env) -> Result<GraphSettings, SettingsError> {
         })?,
     };
     let concurrency: usize = bounded(env, "PHOTOSYNC_GRAPH_CONCURRENCY", 4, 1..=64)?;
+    let max_concurrency: usize = bounded(env, "PHOTOSYNC_GRAPH_MAX_CONCURRENCY", 16, 1..=64)?;
+    if concurrency > max_concurrency {
+        return Err(SettingsError::new(
+            "PHOTOSYNC_GRAPH_CONCURRENCY",
+            format!(
+                "{concurrency} is above PHOTOSYNC_GRAPH_MAX_CONCURRENCY ({max_concurrency}); \
+                 the start cannot exceed the most"
+            ),
+        ));
+    }
     let max_attempts: u32 = bounded(
         env,
         "PHOTOSYNC_GRAPH_MAX_ATTEMPTS",
@@ -48,6 +58,7 @@ pub(super) fn graph(env: &Env) -> Result<GraphSettings, SettingsError> {
         graph_url: service_url(env, "PHOTOSYNC_GRAPH_URL", "https://graph.microsoft.com")?,
         match_by,
         concurrency,
+        max_concurrency,
         dry_run: env.flag("PHOTOSYNC_DRY_RUN", false)?,
         timeout: Duration::from_secs(timeout),
         retry: RetryPolicy {
@@ -170,6 +181,9 @@ mod tests {
             ("PHOTOSYNC_GRAPH_MAX_ATTEMPTS", "21"),
             ("PHOTOSYNC_GRAPH_MAX_WAIT_SECS", "3601"),
             ("PHOTOSYNC_GRAPH_CONCURRENCY", "65"),
+            ("PHOTOSYNC_GRAPH_CONCURRENCY", "17"),
+            ("PHOTOSYNC_GRAPH_MAX_CONCURRENCY", "0"),
+            ("PHOTOSYNC_GRAPH_MAX_CONCURRENCY", "65"),
             ("PHOTOSYNC_AUTHORITY_URL", "http://login.example"),
             ("PHOTOSYNC_AUTHORITY_URL", "ftp://login.example"),
             ("PHOTOSYNC_GRAPH_URL", "http://graph.example.com"),

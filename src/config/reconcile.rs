@@ -15,7 +15,9 @@ pub struct ReconcileSettings {
     /// defaults to 80% of the host's `functionTimeout`, so the timer answers in time.
     pub budget: Duration,
     /// Photos worked on at once (`PHOTOSYNC_RECONCILE_CONCURRENCY`); rendering is
-    /// further bounded by the cores and Graph calls by the Graph cap.
+    /// further bounded by the cores and memory, Graph calls by the pacer (so
+    /// this is well above `PHOTOSYNC_GRAPH_MAX_CONCURRENCY`: the pacer, not
+    /// this, should decide how many uploads are in flight).
     pub concurrency: usize,
     /// Remove the profile photo when its photo blob is deleted (`PHOTOSYNC_DELETE_REMOVED`).
     pub delete_removed: bool,
@@ -64,7 +66,7 @@ pub(super) fn reconcile(env: &Env) -> Result<ReconcileSettings, SettingsError> {
             1..=86_400,
         )?),
     };
-    let concurrency: usize = bounded(env, "PHOTOSYNC_RECONCILE_CONCURRENCY", 8, 1..=256)?;
+    let concurrency: usize = bounded(env, "PHOTOSYNC_RECONCILE_CONCURRENCY", 32, 1..=256)?;
     Ok(ReconcileSettings {
         budget,
         concurrency,

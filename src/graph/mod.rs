@@ -5,6 +5,7 @@
 //! for mailbox users and in Entra ID for the rest.
 
 mod error;
+pub mod pace;
 mod request;
 mod users;
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use tokio::sync::{Mutex, OnceCell, Semaphore};
+use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
 pub use error::{GraphError, MAX_PHOTO_BYTES};
@@ -37,8 +38,11 @@ pub struct GraphSettings {
     pub graph_url: Url,
     /// Which attribute photo keys are matched with.
     pub match_by: MatchBy,
-    /// Most photo requests in flight across the process (`PHOTOSYNC_GRAPH_CONCURRENCY`).
+    /// Photo requests in flight across the process at the start
+    /// (`PHOTOSYNC_GRAPH_CONCURRENCY`); the pacer adapts it to 429s.
     pub concurrency: usize,
+    /// The most the pacer grows to (`PHOTOSYNC_GRAPH_MAX_CONCURRENCY`).
+    pub max_concurrency: usize,
     /// Resolve users but never write (`PHOTOSYNC_DRY_RUN`).
     pub dry_run: bool,
     /// Total timeout of one request (`PHOTOSYNC_GRAPH_TIMEOUT_SECS`), for
@@ -93,7 +97,7 @@ pub struct PhotoInfo {
 }
 
 /// The Graph client; share one per process (it holds the token cache, the
-/// user cache and the concurrency cap).
+/// user cache and the photo-call pacer).
 pub struct GraphClient {
     /// Call-time options.
     options: Options,
@@ -101,8 +105,8 @@ pub struct GraphClient {
     http: reqwest::Client,
     /// Tokens for the Graph resource.
     tokens: Arc<TokenProvider>,
-    /// Graph serves photo calls with at most 4 concurrent requests per app and mailbox.
-    photo_slots: Semaphore,
+    /// Paces photo calls: one per user, an adaptive window overall.
+    pacer: pace::Pacer,
     /// User lookups by key.
     users: Mutex<HashMap<String, users::CachedLookup>>,
     /// The tenant's photo update policy, checked once.
@@ -156,7 +160,7 @@ impl GraphClient {
             },
             http,
             tokens,
-            photo_slots: Semaphore::new(settings.concurrency.max(1)),
+            pacer: pace::Pacer::new(settings.concurrency, settings.max_concurrency),
             users: Mutex::new(HashMap::new()),
             policy: OnceCell::new(),
         }
@@ -165,6 +169,11 @@ impl GraphClient {
     /// The token provider, for other adapters of the same app (SharePoint).
     pub fn tokens(&self) -> Arc<TokenProvider> {
         Arc::clone(&self.tokens)
+    }
+
+    /// Where the photo-call pacer stands (logs, benchmarks).
+    pub fn pace(&self) -> pace::Pace {
+        self.pacer.pace()
     }
 
     /// Whether writes are suppressed.
@@ -274,7 +283,7 @@ impl GraphClient {
                         query: Vec::new(),
                         body: None,
                         permission: "PeopleSettings.Read.All",
-                        photo: false,
+                        photo_of: None,
                     })
                     .await;
                 let source = match reply {
@@ -304,7 +313,7 @@ impl GraphClient {
     }
 }
 
-/// A call on `/v1.0/users/{id}/photo{suffix}`: counted against the photo cap.
+/// A call on `/v1.0/users/{id}/photo{suffix}`: paced.
 fn photo_call(
     method: Method,
     user_id: &str,
@@ -317,6 +326,6 @@ fn photo_call(
         query: Vec::new(),
         body,
         permission: "ProfilePhoto.ReadWrite.All",
-        photo: true,
+        photo_of: Some(user_id.to_owned()),
     }
 }

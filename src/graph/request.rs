@@ -1,4 +1,4 @@
-//! One Graph call with everything around it: token, concurrency slot,
+//! One Graph call with everything around it: token, pacer slot,
 //! timeout, retries on throttling and outages, one log line per attempt, and
 //! classification of what came back.
 
@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::pace::Answer;
 use super::{GraphClient, GraphError};
 use crate::identity::IdentityError;
 use crate::resilience::{Step, refused_redirect, retry_after, retry_step};
@@ -26,8 +27,9 @@ pub(super) struct Call {
     pub body: Option<(Bytes, &'static str)>,
     /// The application permission this call needs, named in 403 messages.
     pub permission: &'static str,
-    /// Photo calls share the per-app cap of concurrent requests.
-    pub photo: bool,
+    /// The user of a photo call: photo calls go through the pacer (one per
+    /// user, an adaptive window overall).
+    pub photo_of: Option<String>,
 }
 
 /// A successful (2xx) or 404 answer; callers decide what 404 means.
@@ -99,10 +101,9 @@ impl GraphClient {
                 .body(body.clone());
         }
 
-        let _slot = if call.photo {
-            Some(self.photo_slots.acquire().await.expect("never closed"))
-        } else {
-            None
+        let slot = match &call.photo_of {
+            Some(user) => Some(self.pacer.slot(user).await),
+            None => None,
         };
         let started = Instant::now();
         let result = request.send().await;
@@ -135,6 +136,13 @@ impl GraphClient {
         }
         let advice = retry_after(response.headers());
         let body = response.bytes().await.unwrap_or_default();
+        if let Some(slot) = slot {
+            slot.answered(if status == StatusCode::TOO_MANY_REQUESTS {
+                Answer::Throttled(advice)
+            } else {
+                Answer::Served
+            });
+        }
 
         if status.is_success() || status == StatusCode::NOT_FOUND {
             return Step::Done(Reply { status, body });

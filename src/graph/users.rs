@@ -175,7 +175,7 @@ impl GraphClient {
                 query: vec![("$select", SELECT.to_owned())],
                 body: None,
                 permission: "User.Read.All",
-                photo: false,
+                photo_of: None,
             })
             .await?;
         if reply.status == StatusCode::NOT_FOUND {
@@ -209,7 +209,7 @@ impl GraphClient {
                 // back "not found" (learn.microsoft.com/graph/aad-advanced-queries).
                 body: None,
                 permission: "User.Read.All",
-                photo: false,
+                photo_of: None,
             })
             .await?;
         let list: UserList =

@@ -246,17 +246,21 @@ async fn a_token_expiring_mid_run_is_refreshed_once() {
 }
 
 #[tokio::test]
-async fn never_more_than_the_cap_of_photo_requests_in_flight() {
+async fn never_more_photo_requests_in_flight_than_the_most_allowed() {
     let fake = FakeGraph::start().await;
-    for i in 0..12 {
+    for i in 0..24 {
         fake.add_user(FakeUser::new(
             &format!("id-{i}"),
             &format!("user{i}@contoso.com"),
         ));
     }
     fake.set_photo_delay(Duration::from_millis(40));
-    let client = Arc::new(client_with(fake.secret_env(), &[]));
-    let uploads = (0..12).map(|i| {
+    // Nothing throttles, so the window grows, up to the most allowed.
+    let client = Arc::new(client_with(
+        fake.secret_env(),
+        &[("PHOTOSYNC_GRAPH_MAX_CONCURRENCY", "5")],
+    ));
+    let uploads = (0..24).map(|i| {
         let client = Arc::clone(&client);
         async move { client.set_photo(&format!("id-{i}"), photo()).await }
     });
@@ -265,8 +269,8 @@ async fn never_more_than_the_cap_of_photo_requests_in_flight() {
     }
     assert_eq!(
         fake.max_in_flight(),
-        4,
-        "Graph allows 4 concurrent photo requests per app and mailbox"
+        5,
+        "from 4 at the start up to PHOTOSYNC_GRAPH_MAX_CONCURRENCY"
     );
 }
 

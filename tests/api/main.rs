@@ -9,6 +9,7 @@ mod fakes;
 mod field;
 mod flow;
 mod graph;
+mod graph_pace;
 mod graph_users;
 mod handler;
 mod helpers;

@@ -183,6 +183,7 @@ async fn hundreds_of_photos_never_exceed_the_graph_cap() {
         &[
             ("PHOTOSYNC_SIZES", "96"),
             ("PHOTOSYNC_RECONCILE_CONCURRENCY", "32"),
+            ("PHOTOSYNC_GRAPH_MAX_CONCURRENCY", "6"),
         ],
     )
     .await;
@@ -214,8 +215,8 @@ async fn hundreds_of_photos_never_exceed_the_graph_cap() {
     assert!(synced >= PHOTOS - 3, "{line}");
     assert!(puts(&fake) >= synced, "{line}");
     let cap = fake.max_in_flight();
-    assert!(cap <= 4, "{cap} photo requests were in flight at once");
-    assert_eq!(cap, 4, "the cap is used");
+    assert!(cap <= 6, "{cap} photo requests were in flight at once");
+    assert!(cap >= 4, "the window is used: {cap}");
 }
 
 #[tokio::test]

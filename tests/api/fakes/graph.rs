@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::entra::{self, Issued};
+use super::photo_load::{Capacity, LoadFigures, PhotoLoad, photo_user};
 
 pub const TENANT: &str = "contoso-test-tenant";
 pub const CLIENT_ID: &str = "0c2f6d0e-5a1b-4c3d-9e8f-7a6b5c4d3e2f";
@@ -160,6 +161,8 @@ pub(super) struct Shared {
     pub(super) admin_url: String,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Per-mailbox and tenant limits of the photo endpoint.
+    load: PhotoLoad,
     /// Woken after each request is recorded (tests wait on it, not on a clock).
     recorded: tokio::sync::Notify,
 }
@@ -205,6 +208,7 @@ impl FakeGraph {
             admin_url: admin_url.clone(),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            load: PhotoLoad::default(),
             recorded: tokio::sync::Notify::new(),
         });
         let servers = [
@@ -318,6 +322,25 @@ impl FakeGraph {
     /// Photo calls take this long (to observe concurrency).
     pub fn set_photo_delay(&self, delay: Duration) {
         self.inner().photo_delay = delay;
+    }
+
+    /// The tenant takes at most `capacity.writes` photo writes at once.
+    pub fn set_write_capacity(&self, capacity: Capacity) {
+        self.shared.load.set_capacity(capacity);
+    }
+
+    /// Writes seen, throttled, and the most in flight (overall, per user).
+    pub fn load(&self) -> LoadFigures {
+        self.shared.load.figures()
+    }
+
+    /// Mean photo writes in flight since [`FakeGraph::restart_mean`].
+    pub fn mean_writes_in_flight(&self) -> f64 {
+        self.shared.load.mean_writes_in_flight()
+    }
+
+    pub fn restart_mean(&self) {
+        self.shared.load.restart_mean();
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -441,6 +464,21 @@ impl FakeGraph {
     }
 }
 
+/// 429 as Graph answers it (learn.microsoft.com/graph/throttling:
+/// `TooManyRequests`, optionally with `Retry-After` in seconds).
+fn throttled(retry_after: Option<&str>) -> Response {
+    let mut r = graph_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Too many requests.",
+    );
+    if let Some(value) = retry_after {
+        r.headers_mut()
+            .insert("Retry-After", value.parse().unwrap());
+    }
+    r
+}
+
 pub(super) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     let mut response = (
         status,
@@ -484,6 +522,14 @@ async fn handle(
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
     }
+    let write = matches!(parts.method.as_str(), "PUT" | "PATCH" | "DELETE");
+    let ticket = match photo_user(&path).filter(|_| is_photo) {
+        Some(user) => match shared.load.enter(user, write) {
+            Ok(ticket) => Some(Ok(ticket)),
+            Err(refused) => Some(Err(refused.retry_after_secs)),
+        },
+        None => None,
+    };
     let (fault, delay) = {
         let mut inner = shared.inner.lock().unwrap();
         let fault = inner
@@ -501,22 +547,21 @@ async fn handle(
         };
         (fault, delay)
     };
+    let delay = match &ticket {
+        Some(Ok(ticket)) => delay.max(ticket.delay),
+        Some(Err(_)) => Duration::ZERO,
+        None => delay,
+    };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    let refused = match &ticket {
+        Some(Err(secs)) => Some(secs.to_string()),
+        _ => None,
+    };
     let response = match fault {
-        Some(Fault::Throttle(retry_after)) => {
-            let mut r = graph_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Too many requests.",
-            );
-            if let Some(value) = retry_after {
-                r.headers_mut()
-                    .insert("Retry-After", value.parse().unwrap());
-            }
-            r
-        }
+        _ if refused.is_some() => throttled(refused.as_deref()),
+        Some(Fault::Throttle(retry_after)) => throttled(retry_after),
         Some(Fault::Unavailable) => graph_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
@@ -537,6 +582,7 @@ async fn handle(
             )
         }
     };
+    drop(ticket);
     if is_photo {
         shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }

@@ -6,6 +6,7 @@ pub mod easy_auth;
 pub mod entra;
 pub mod functions_host;
 pub mod graph;
+pub mod photo_load;
 pub mod sharepoint;
 pub mod trap;
 pub mod webhook;
