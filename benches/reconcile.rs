@@ -15,8 +15,9 @@
 //! run leaves them, instead of running one: at 100,000 photos a real first
 //! run takes longer than a session; the no-change runs are then measured
 //! twice, without and with the index),
-//! `PHOTOSYNC_GRAPH_CONCURRENCY` / `PHOTOSYNC_RECONCILE_CONCURRENCY` pass
-//! through (defaults 4 and 16 here), `BENCH_AZURITE_PORT` (default 10000:
+//! `PHOTOSYNC_GRAPH_MAX_CONCURRENCY` / `PHOTOSYNC_RECONCILE_CONCURRENCY`
+//! pass through (defaults 16 and 32; the fake never throttles, so the
+//! pacer's window grows to the most and the ceiling is that), `BENCH_AZURITE_PORT` (default 10000:
 //! give the bench an Azurite of its own, e.g. `azurite-blob --blobPort
 //! 10100 --inMemoryPersistence`, so other work's containers do not slow it).
 
@@ -224,8 +225,8 @@ async fn main() {
     );
     let photos = env_or("BENCH_PHOTOS", 1000);
     let latency = Duration::from_millis(env_or("BENCH_UPLOAD_MS", 100) as u64);
-    let cap = env_or("PHOTOSYNC_GRAPH_CONCURRENCY", 4);
-    let in_flight = env_or("PHOTOSYNC_RECONCILE_CONCURRENCY", 16);
+    let cap = env_or("PHOTOSYNC_GRAPH_MAX_CONCURRENCY", 16);
+    let in_flight = env_or("PHOTOSYNC_RECONCILE_CONCURRENCY", 32);
 
     let fake = graph::FakeGraph::start().await;
     for i in 0..photos {
@@ -252,7 +253,10 @@ async fn main() {
             "PHOTOSYNC_STATE_CONTAINER".to_owned(),
             format!("bench{run}-state"),
         ),
-        ("PHOTOSYNC_GRAPH_CONCURRENCY".to_owned(), cap.to_string()),
+        (
+            "PHOTOSYNC_GRAPH_MAX_CONCURRENCY".to_owned(),
+            cap.to_string(),
+        ),
         (
             "PHOTOSYNC_RECONCILE_CONCURRENCY".to_owned(),
             in_flight.to_string(),
@@ -339,7 +343,7 @@ async fn main() {
     let calls_per_photo = photo_calls as f64 / photos as f64;
     let ceiling = cap as f64 / (latency.as_secs_f64() * calls_per_photo).max(f64::EPSILON);
     println!(
-        "N = {photos}, {} ms per Graph photo call, {calls_per_photo:.1} photo calls per photo, Graph cap {cap} \
+        "N = {photos}, {} ms per Graph photo call, {calls_per_photo:.1} photo calls per photo, Graph window up to {cap} \
          ({ceiling:.1} photos/s ceiling), {in_flight} photos in flight",
         latency.as_millis()
     );

@@ -1,6 +1,15 @@
-//! Pacing against a throttling tenant: how much of Graph's capacity a
-//! Reconcile uses, and how many of its writes are throttled, for one process
-//! and for three processes sharing the tenant.
+//! Pacing against a throttling tenant: how much of Graph's capacity a bulk
+//! load uses, and how many of its writes are throttled, for one process and
+//! for three processes sharing the tenant.
+//!
+//! Two shapes of work:
+//! - **fleet**: a bulk drop into one photos container, its blob events
+//!   spread over the instances as the Functions host spreads them (each
+//!   instance takes the next event when it has room, up to 32 at once);
+//!   this is the figure for "a fleet converges on the tenant's limit";
+//! - **fixed shares**: each process reconciles its own container of N/3
+//!   photos; the run ends with the slowest, so it also shows how evenly
+//!   the processes share the tenant.
 //!
 //! The tenant (the Graph fake's synthetic capacity, issue 20): at most 12
 //! photo writes in flight, 150 ms each (80 writes/s possible), 429 +
@@ -35,7 +44,7 @@ use futures::StreamExt;
 use photosync::config::Settings;
 use photosync::store::{BlobProperties, Store, Stores, WriteMode};
 use photosync::sync::ledger::Status;
-use photosync::sync::{Engine, Targets};
+use photosync::sync::{Engine, PhotoEvent, Targets};
 
 const CAPACITY: photo_load::Capacity = photo_load::Capacity {
     writes: 12,
@@ -44,25 +53,24 @@ const CAPACITY: photo_load::Capacity = photo_load::Capacity {
 };
 
 fn tiny_jpeg(seed: usize) -> Bytes {
-    let img = image::RgbImage::from_fn(64, 64, |x, y| {
-        image::Rgb([(x * 4) as u8, (y * 4) as u8, (seed % 251) as u8])
+    let img = image::RgbImage::from_fn(128, 128, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 2) as u8, (seed % 251) as u8])
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     Bytes::from(out.into_inner())
 }
 
-/// One "process": its own containers holding `photos` photos for users
-/// `first..first + photos`, and its own targets.
-async fn process(fake: &graph::FakeGraph, first: usize, photos: usize) -> (Engine, Targets) {
-    let mut vars = fake.secret_env();
-    vars.push(("PHOTOSYNC_RECONCILE_BUDGET_SECS".into(), "86400".into()));
-    let settings = Settings::from_vars(vars).unwrap();
-    let stores = Stores {
+fn memory_stores() -> Stores {
+    Stores {
         photos: Store::memory(),
         thumbnails: Store::memory(),
         state: Store::memory(),
-    };
+    }
+}
+
+/// Photos for users `first..first + photos` into `stores`.
+async fn seed(stores: &Stores, first: usize, photos: usize) {
     futures::stream::iter(first..first + photos)
         .for_each_concurrent(32, |i| {
             let photos = stores.photos.clone();
@@ -79,6 +87,14 @@ async fn process(fake: &graph::FakeGraph, first: usize, photos: usize) -> (Engin
             }
         })
         .await;
+}
+
+/// One "process" over `stores` with its own targets (Graph client, pacer,
+/// token); the second `Targets` shares its Graph client, to read the pace.
+fn process(fake: &graph::FakeGraph, stores: Stores) -> (Engine, Targets) {
+    let mut vars = fake.secret_env();
+    vars.push(("PHOTOSYNC_RECONCILE_BUDGET_SECS".into(), "86400".into()));
+    let settings = Settings::from_vars(vars).unwrap();
     let engine_targets = Targets::from_settings(&settings).unwrap();
     let pace_view = Targets {
         graph: engine_targets.graph.clone(),
@@ -90,7 +106,14 @@ async fn process(fake: &graph::FakeGraph, first: usize, photos: usize) -> (Engin
     )
 }
 
-async fn scenario(processes: usize, photos: usize) {
+/// How the work reaches the processes.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Fleet,
+    FixedShares,
+}
+
+async fn scenario(shape: Shape, processes: usize, photos: usize) {
     let fake = graph::FakeGraph::start().await;
     for i in 0..photos {
         fake.add_user(graph::FakeUser::new(
@@ -100,23 +123,99 @@ async fn scenario(processes: usize, photos: usize) {
     }
     fake.set_write_capacity(CAPACITY);
     let share = photos / processes;
+    let photos = share * processes;
     let mut engines = Vec::new();
+    let shared = memory_stores();
+    if shape == Shape::Fleet {
+        seed(&shared, 0, photos).await;
+    }
     for p in 0..processes {
-        engines.push(process(&fake, p * share, share).await);
+        let stores = match shape {
+            Shape::Fleet => shared.clone(),
+            Shape::FixedShares => {
+                let own = memory_stores();
+                seed(&own, p * share, share).await;
+                own
+            }
+        };
+        engines.push(process(&fake, stores));
     }
     let started = Instant::now();
     let never = AtomicBool::new(false);
-    let runs = engines
-        .iter()
-        .map(|(engine, _)| engine.run_reconcile(&|_| {}, &never));
-    let summaries = futures::future::join_all(runs).await;
+    // Fleet: one queue of blob events; each instance takes the next one
+    // when it has room (the host's per-instance concurrency: 32 here).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let runs = engines.iter().map(|(engine, _)| {
+        let next = &next;
+        // Lazy: `buffer_unordered` takes an event only when it has room.
+        let queue = futures::stream::iter(std::iter::from_fn(move || {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            (i < photos).then_some(i)
+        }));
+        let never = &never;
+        async move {
+            match shape {
+                Shape::FixedShares => {
+                    let summary = engine.run_reconcile(&|_| {}, never).await.unwrap();
+                    let done = summary.counts.get(&Status::Synced).copied().unwrap_or(0);
+                    assert_eq!(done, share, "{}", summary.line());
+                    done
+                }
+                Shape::Fleet => {
+                    queue
+                        .map(|i| async move {
+                            let outcome = engine
+                                .photo_uploaded(PhotoEvent {
+                                    name: format!("user{i}@contoso.com.jpg"),
+                                    bytes: None,
+                                    etag: None,
+                                    length: None,
+                                    last_modified: None,
+                                    metadata: Default::default(),
+                                })
+                                .await;
+                            assert_eq!(outcome.retry, None, "{:?}", outcome.logs);
+                        })
+                        .buffer_unordered(32)
+                        .count()
+                        .await
+                }
+            }
+        }
+    });
+    // `BENCH_TRACE=1`: once a second, the tenant's mean writes in flight and
+    // each process's window (to see how the fleet converges).
+    let trace = async {
+        if std::env::var("BENCH_TRACE").is_err() {
+            return futures::future::pending().await;
+        }
+        loop {
+            fake.restart_mean();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let windows: Vec<String> = engines
+                .iter()
+                .map(|(_, t)| format!("{:.1}", t.graph.as_ref().unwrap().pace().window))
+                .collect();
+            eprintln!(
+                "t={:>5.1}s in flight {:>5.2} windows {}",
+                started.elapsed().as_secs_f64(),
+                fake.mean_writes_in_flight(),
+                windows.join(" ")
+            );
+        }
+    };
+    let summaries: Vec<usize> = tokio::select! {
+        done = futures::future::join_all(runs) => done,
+        () = trace => unreachable!(),
+    };
     let elapsed = started.elapsed().as_secs_f64();
-    let mut synced = 0;
-    for summary in summaries {
-        let summary = summary.unwrap();
-        synced += summary.counts.get(&Status::Synced).copied().unwrap_or(0);
-    }
-    assert_eq!(synced, share * processes, "every photo synced");
+    let synced: usize = summaries.iter().sum();
+    assert_eq!(synced, photos, "every photo synced");
+    assert_eq!(
+        fake.load().writes - fake.load().throttled_writes,
+        photos,
+        "one accepted write per photo"
+    );
     let load = fake.load();
     let possible = CAPACITY.writes as f64 / CAPACITY.write_time.as_secs_f64();
     let rate = synced as f64 / elapsed;
@@ -130,8 +229,12 @@ async fn scenario(processes: usize, photos: usize) {
             )
         })
         .collect();
+    let label = match shape {
+        Shape::Fleet => "fleet",
+        Shape::FixedShares => "fixed shares",
+    };
     println!(
-        "| {processes} | {synced} | {elapsed:.1} s | {rate:.1} | {:.2} | {} of {} ({:.1} %) | {} |",
+        "| {processes}, {label} | {synced} | {elapsed:.1} s | {rate:.1} | {:.2} | {} of {} ({:.1} %) | {} |",
         rate / possible,
         load.throttled_writes,
         load.writes,
@@ -157,6 +260,7 @@ async fn main() {
         "| processes | photos | time | photos/s | of capacity | writes throttled | final window per process |"
     );
     println!("|---|---|---|---|---|---|---|");
-    scenario(1, photos).await;
-    scenario(3, photos).await;
+    scenario(Shape::Fleet, 1, photos).await;
+    scenario(Shape::Fleet, 3, photos).await;
+    scenario(Shape::FixedShares, 3, photos).await;
 }

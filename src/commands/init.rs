@@ -3,12 +3,10 @@
 use anyhow::Context as _;
 
 use crate::config::Settings;
-use crate::store::Stores;
 
 /// Creates whichever of the three containers is missing.
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    let stores = Stores::open(&settings.storage, &settings.containers)
-        .context("cannot open the storage account")?;
+    let stores = super::storage::stores(settings)?;
     for store in [&stores.photos, &stores.thumbnails, &stores.state] {
         store
             .ensure_container()

@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod restore;
 pub mod retry;
 pub mod serve;
+pub mod storage;
 pub mod sync;
 pub mod thumbnail;
 

@@ -65,8 +65,7 @@ pub async fn run(settings: &Settings, job: &PreviewJob) -> anyhow::Result<Previe
             return Err(super::UsageError(format!("{} is not a folder", dir.display())).into());
         }
         Some(dir) => Store::local(dir).context("cannot open the photos folder")?,
-        None => Store::open(&settings.storage, &settings.containers.photos)
-            .context("the storage settings are not usable")?,
+        None => super::storage::container(settings, &settings.containers.photos)?,
     };
     // Names photosync cannot use are not photos it would sync: left out here,
     // reported by `sync` and Reconcile as `invalid-name`.

@@ -17,8 +17,7 @@ use crate::sync::{Engine, Targets};
 
 /// Builds the engine as the handler does and runs once.
 pub async fn run(settings: Settings) -> anyhow::Result<RunSummary> {
-    let stores = Stores::open(&settings.storage, &settings.containers)
-        .context("the storage settings are not usable")?;
+    let stores = super::storage::stores(&settings)?;
     let engine = engine(settings, stores)?;
     let summary = run_engine(&engine).await?;
     crate::say!("{}", summary.line());

@@ -14,8 +14,7 @@ use crate::sync::ledger::Ledger;
 use crate::sync::{PhotoName, Targets};
 
 fn state(settings: &Settings) -> anyhow::Result<Store> {
-    Store::open(&settings.storage, &settings.containers.state)
-        .context("the storage settings are not usable")
+    super::storage::container(settings, &settings.containers.state)
 }
 
 /// Prints `upn`'s backups, oldest first; returns how many there are.

@@ -4,7 +4,6 @@
 use anyhow::Context as _;
 
 use crate::config::Settings;
-use crate::store::Store;
 use crate::sync::PhotoName;
 use crate::sync::ledger::{Ledger, LedgerError, Status};
 
@@ -16,8 +15,7 @@ pub async fn run(
     photos: &[String],
     all_failed: bool,
 ) -> anyhow::Result<usize> {
-    let state = Store::open(&settings.storage, &settings.containers.state)
-        .context("the storage settings are not usable")?;
+    let state = super::storage::container(settings, &settings.containers.state)?;
     let ledger = Ledger::new(state);
     let mut names = Vec::new();
     for photo in photos {

@@ -28,7 +28,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the bound address")?;
     tracing::info!(
-        storage = %settings.storage.source,
+        storage = %settings.storage.describe(),
         photos = %settings.containers.photos,
         max_body_bytes = settings.max_body_bytes(),
         "listening on http://{address}"

@@ -23,6 +23,16 @@ pub enum BlobAuth {
     Sas(SecretString),
 }
 
+impl BlobAuth {
+    /// How requests are signed, for messages (never the secret).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AccountKey(_) => "account key",
+            Self::Sas(_) => "SAS token",
+        }
+    }
+}
+
 /// A parsed connection string: where the blob service is and how to sign requests.
 #[derive(Debug, Clone)]
 pub struct BlobConnection {

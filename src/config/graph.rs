@@ -12,7 +12,9 @@ use crate::identity::Credentials;
 use crate::resilience::RetryPolicy;
 
 /// Reads the Graph settings. Credentials: a certificate wins over a secret,
-/// and both win over the platform's managed identity; none at all means dry run.
+/// both win over the platform's managed identity, and a tenant id alone
+/// (`PHOTOSYNC_TENANT_ID`, no client id) means "as me": the admin's Azure CLI
+/// sign-in for that tenant; none at all means dry run.
 pub(super) fn graph(env: &Env) -> Result<GraphSettings, SettingsError> {
     let defaults = RetryPolicy::default();
     let match_by = match env.get("PHOTOSYNC_MATCH_BY") {
@@ -157,6 +159,17 @@ fn credentials(env: &Env) -> Result<Option<Credentials>, SettingsError> {
             endpoint,
             header: SecretString::from(header),
             client_id: env.get("PHOTOSYNC_CLIENT_ID").map(str::to_owned),
+        }));
+    }
+    // A tenant but no app: the admin signs in as themselves (`az login
+    // --tenant T`); a client id without a secret or certificate stays dry,
+    // as an app registration half configured should not borrow a person's.
+    if let (Some(tenant), None) = (
+        env.get("PHOTOSYNC_TENANT_ID"),
+        env.get("PHOTOSYNC_CLIENT_ID"),
+    ) {
+        return Ok(Some(Credentials::AzureCli {
+            tenant_id: Some(tenant.to_owned()),
         }));
     }
     Ok(None)

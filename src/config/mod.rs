@@ -97,7 +97,8 @@ pub enum StorageKind {
     /// A classic connection string (account key or SAS, or Azurite).
     ConnectionString(BlobConnection),
     /// An identity-based connection: `{PREFIX}__blobServiceUri` (or `__accountName`),
-    /// authorised with the app's managed identity.
+    /// authorised with the app's managed identity (on Azure: the platform
+    /// sets `IDENTITY_ENDPOINT`, or `{PREFIX}__credential=managedidentity`).
     ManagedIdentity {
         /// Blob service URL, e.g. `https://acct.blob.core.windows.net`.
         blob_service_uri: Url,
@@ -106,6 +107,60 @@ pub enum StorageKind {
         /// Client id of a user-assigned identity; `None` selects the system-assigned one.
         client_id: Option<String>,
     },
+    /// An identity-based connection off Azure (no managed identity there, or
+    /// `{PREFIX}__credential=azurecli`): the admin's own Azure CLI sign-in.
+    AzureCli {
+        /// Blob service URL, e.g. `https://acct.blob.core.windows.net`.
+        blob_service_uri: Url,
+        /// Storage account name, taken from the URL's first label.
+        account: String,
+    },
+    /// Nothing configured. Never a silent Azurite: commands that need storage
+    /// refuse with what to set ([`StorageSettings::unconfigured_help`]).
+    Unconfigured,
+}
+
+impl StorageSettings {
+    /// What to set when no storage is configured.
+    pub fn unconfigured_help() -> &'static str {
+        "no storage account is configured: set PHOTOSYNC_STORAGE__accountName=<account> \
+         (signs in with your Azure CLI login, `az login`), or a connection string in \
+         PHOTOSYNC_STORAGE, or PHOTOSYNC_STORAGE=UseDevelopmentStorage=true for a local Azurite"
+    }
+
+    /// One line naming the account and how photosync signs in to it, for the
+    /// first line of a command and the start-up log; never a secret.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            StorageKind::ConnectionString(c) if c.is_emulator => format!(
+                "Azurite development storage at {} (from {})",
+                c.blob_endpoint, self.source
+            ),
+            StorageKind::ConnectionString(c) => format!(
+                "storage account `{}` at {} ({}, from {})",
+                c.account,
+                c.blob_endpoint,
+                c.auth.kind(),
+                self.source
+            ),
+            StorageKind::ManagedIdentity {
+                blob_service_uri,
+                account,
+                ..
+            } => format!(
+                "storage account `{account}` at {blob_service_uri} (managed identity, from {})",
+                self.source
+            ),
+            StorageKind::AzureCli {
+                blob_service_uri,
+                account,
+            } => format!(
+                "storage account `{account}` at {blob_service_uri} (your Azure CLI sign-in, from {})",
+                self.source
+            ),
+            StorageKind::Unconfigured => "no storage account configured".to_owned(),
+        }
+    }
 }
 
 /// How log lines are written.
@@ -289,7 +344,8 @@ fn port(env: &Env) -> Result<Option<u16>, SettingsError> {
 }
 
 /// `PHOTOSYNC_STORAGE`, then its identity-based form, then the same for
-/// `AzureWebJobsStorage`; with nothing at all, Azurite (local development).
+/// `AzureWebJobsStorage`; with nothing at all, unconfigured (never a silent
+/// Azurite: `retry` against the wrong storage looks like success).
 fn storage(env: &Env) -> Result<StorageSettings, SettingsError> {
     for prefix in ["PHOTOSYNC_STORAGE", "AzureWebJobsStorage"] {
         if let Some(raw) = env.get(prefix) {
@@ -309,10 +365,8 @@ fn storage(env: &Env) -> Result<StorageSettings, SettingsError> {
         }
     }
     Ok(StorageSettings {
-        source: "(none set: Azurite development storage)".to_owned(),
-        kind: StorageKind::ConnectionString(
-            connection_string::parse("UseDevelopmentStorage=true").expect("constant parses"),
-        ),
+        source: "(none set)".to_owned(),
+        kind: StorageKind::Unconfigured,
     })
 }
 
@@ -332,20 +386,45 @@ fn identity_connection(env: &Env, prefix: &str) -> Result<Option<StorageKind>, S
             })?,
         (None, None) => return Ok(None),
     };
+    // `https://acct.blob.core.windows.net`; an emulator or proxy on an IP
+    // address carries the account in the path (`http://127.0.0.1:10000/acct`).
+    let account = match uri.host() {
+        Some(url::Host::Domain(d)) if !d.eq_ignore_ascii_case("localhost") => {
+            d.split('.').next().unwrap_or_default().to_owned()
+        }
+        _ => uri
+            .path_segments()
+            .and_then(|mut s| s.next())
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    // The Functions convention names `managedidentity`
+    // (learn.microsoft.com/azure/azure-functions/functions-reference#common-properties-for-identity-based-connections);
+    // off Azure (no platform identity endpoint) the admin's Azure CLI sign-in applies.
     let credential_name = format!("{prefix}__credential");
-    if let Some(credential) = env.get(&credential_name)
-        && !credential.eq_ignore_ascii_case("managedidentity")
-    {
-        return Err(SettingsError::new(
-            credential_name,
-            format!("`{credential}` is not supported; use `managedidentity` or leave it unset"),
-        ));
+    let azure_cli = match env.get(&credential_name) {
+        Some(c) if c.eq_ignore_ascii_case("managedidentity") => false,
+        Some(c) if c.eq_ignore_ascii_case("azurecli") => true,
+        Some(other) => {
+            return Err(SettingsError::new(
+                credential_name,
+                format!(
+                    "`{other}` is not supported; use `managedidentity`, `azurecli` or leave it unset"
+                ),
+            ));
+        }
+        // A `__clientId` names a user-assigned managed identity.
+        None => {
+            env.get("IDENTITY_ENDPOINT").is_none()
+                && env.get(&format!("{prefix}__clientId")).is_none()
+        }
+    };
+    if azure_cli {
+        return Ok(Some(StorageKind::AzureCli {
+            blob_service_uri: uri,
+            account,
+        }));
     }
-    let account = uri
-        .host_str()
-        .and_then(|h| h.split('.').next())
-        .unwrap_or_default()
-        .to_owned();
     Ok(Some(StorageKind::ManagedIdentity {
         blob_service_uri: uri,
         account,

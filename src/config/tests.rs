@@ -20,10 +20,68 @@ fn defaults_without_any_setting() {
     assert_eq!(s.render, RenderOptions::default());
     assert_eq!(s.log.format, LogFormat::Auto);
     assert_eq!(s.log.filter, "info");
-    match s.storage.kind {
-        StorageKind::ConnectionString(c) => assert!(c.is_emulator),
-        other => panic!("expected Azurite, got {other:?}"),
+    // Never a silent Azurite: a command against it would look like success.
+    assert!(
+        matches!(s.storage.kind, StorageKind::Unconfigured),
+        "{:?}",
+        s.storage.kind
+    );
+    assert!(StorageSettings::unconfigured_help().contains("PHOTOSYNC_STORAGE__accountName"));
+}
+
+#[test]
+fn an_account_name_off_azure_signs_in_with_the_azure_cli() {
+    // A laptop: no platform identity endpoint.
+    let s = settings(&[("PHOTOSYNC_STORAGE__accountName", "contosophotos")]).unwrap();
+    match &s.storage.kind {
+        StorageKind::AzureCli { account, .. } => assert_eq!(account, "contosophotos"),
+        other => panic!("{other:?}"),
     }
+    assert!(
+        s.storage.describe().contains("`contosophotos`")
+            && s.storage.describe().contains("Azure CLI"),
+        "{}",
+        s.storage.describe()
+    );
+    // Said explicitly, also on Azure; and the managed identity when asked for.
+    let s = settings(&[
+        ("PHOTOSYNC_STORAGE__accountName", "contosophotos"),
+        ("PHOTOSYNC_STORAGE__credential", "azurecli"),
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:41741/MSI/token/"),
+        ("IDENTITY_HEADER", "h"),
+    ])
+    .unwrap();
+    assert!(matches!(s.storage.kind, StorageKind::AzureCli { .. }));
+    let s = settings(&[
+        ("PHOTOSYNC_STORAGE__accountName", "contosophotos"),
+        ("PHOTOSYNC_STORAGE__credential", "managedidentity"),
+    ])
+    .unwrap();
+    assert!(matches!(
+        s.storage.kind,
+        StorageKind::ManagedIdentity { .. }
+    ));
+    let e = error(&[
+        ("PHOTOSYNC_STORAGE__accountName", "contosophotos"),
+        ("PHOTOSYNC_STORAGE__credential", "password"),
+    ]);
+    assert_eq!(e.setting, "PHOTOSYNC_STORAGE__credential");
+}
+
+#[test]
+fn a_tenant_alone_means_graph_as_the_signed_in_admin() {
+    let s = settings(&[("PHOTOSYNC_TENANT_ID", "contoso.onmicrosoft.com")]).unwrap();
+    assert_eq!(
+        s.graph.credentials.as_ref().map(|c| c.kind()),
+        Some("Azure CLI")
+    );
+    // A half-configured app registration stays dry instead.
+    let s = settings(&[
+        ("PHOTOSYNC_TENANT_ID", "contoso.onmicrosoft.com"),
+        ("PHOTOSYNC_CLIENT_ID", "0c2f"),
+    ])
+    .unwrap();
+    assert!(s.graph.credentials.is_none());
 }
 
 #[test]
@@ -88,8 +146,14 @@ fn identity_based_connection_with_user_assigned_identity() {
 
 #[test]
 fn host_style_account_name_for_azure_webjobs_storage() {
-    // What the deployment template sets for the host's own storage.
-    let s = settings(&[("AzureWebJobsStorage__accountName", "contosofunc")]).unwrap();
+    // What the deployment template sets for the host's own storage; on
+    // Azure the platform provides the identity endpoint.
+    let s = settings(&[
+        ("AzureWebJobsStorage__accountName", "contosofunc"),
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:41741/MSI/token/"),
+        ("IDENTITY_HEADER", "h"),
+    ])
+    .unwrap();
     match s.storage.kind {
         StorageKind::ManagedIdentity {
             blob_service_uri,

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 /// How often the window may try one call more than the last level that
 /// worked. A failed probe stops every photo call for a `Retry-After`
 /// (seconds), so probing must be much rarer than that to keep the pipe full.
-pub const PROBE_EVERY: Duration = Duration::from_secs(10);
+pub const PROBE_EVERY: Duration = Duration::from_secs(15);
 
 /// The process's photo-call pacer; one per Graph client.
 #[derive(Debug)]
@@ -253,12 +253,13 @@ mod tests {
         let pacer = Pacer::new(4, 16);
         // 4 answers at window 4 make one more slot.
         for i in 0..4 {
-            pacer
-                .slot(&format!("u{i}"))
-                .await
-                .answered(Answer::Served);
+            pacer.slot(&format!("u{i}")).await.answered(Answer::Served);
         }
-        assert!((pacer.pace().window - 5.0).abs() < 0.1, "{:?}", pacer.pace());
+        assert!(
+            (pacer.pace().window - 5.0).abs() < 0.1,
+            "{:?}",
+            pacer.pace()
+        );
 
         // Two calls in flight come back 429: one event, one halving.
         let a = pacer.slot("a").await;
@@ -302,10 +303,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn after_a_429_it_returns_to_the_good_level_and_probes_rarely() {
         let pacer = Pacer::new(8, 16);
-        pacer
-            .slot("x")
-            .await
-            .answered(Answer::Throttled(None));
+        pacer.slot("x").await.answered(Answer::Throttled(None));
         // Window 4, known good 7: back to 7 within a few answers.
         for i in 0..3 {
             pacer.slot(&format!("u{i}")).await.answered(Answer::Served);

@@ -74,6 +74,9 @@ impl Fetcher {
         &self,
         resource: &str,
     ) -> Result<(AccessToken, Duration), IdentityError> {
+        if let Credentials::AzureCli { tenant_id } = &self.credentials {
+            return super::azure_cli::token(resource, tenant_id.as_deref()).await;
+        }
         let kind = self.credentials.kind();
         self.retry
             .run(
@@ -209,6 +212,12 @@ impl Fetcher {
                     .get(endpoint.clone())
                     .query(&query)
                     .header("X-IDENTITY-HEADER", header.expose_secret())
+            }
+            Credentials::AzureCli { .. } => {
+                return Err(IdentityError::Configuration {
+                    kind: super::azure_cli::KIND,
+                    detail: "the Azure CLI credential calls `az`, not a token endpoint".to_owned(),
+                });
             }
         })
     }

@@ -9,6 +9,7 @@
 //! resource never blocks another.
 
 mod assertion;
+mod azure_cli;
 mod fetch;
 
 use std::collections::HashMap;
@@ -52,6 +53,11 @@ pub enum Credentials {
         /// PEM file with the certificate and its private key.
         path: PathBuf,
     },
+    /// The admin's own Azure CLI sign-in (`az login`), on a laptop.
+    AzureCli {
+        /// `--tenant` for the CLI; `None` uses the CLI's current tenant.
+        tenant_id: Option<String>,
+    },
     /// The Function App's managed identity (no secret to manage).
     ManagedIdentity {
         /// `IDENTITY_ENDPOINT`, set by the platform.
@@ -76,6 +82,7 @@ impl Credentials {
             Self::ClientSecret { .. } => "client secret",
             Self::Certificate { .. } => "certificate",
             Self::ManagedIdentity { .. } => "managed identity",
+            Self::AzureCli { .. } => azure_cli::KIND,
         }
     }
 }
@@ -133,6 +140,11 @@ impl AccessToken {
         format!("Bearer {}", self.0.expose_secret())
     }
 
+    /// The token itself, for a client that builds its own header.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
     fn same_as(&self, other: &AccessToken) -> bool {
         self.0.expose_secret() == other.0.expose_secret()
     }
@@ -183,6 +195,18 @@ fn lock(slots: &Mutex<HashMap<String, Slot>>) -> MutexGuard<'_, HashMap<String, 
 }
 
 impl TokenProvider {
+    /// Tokens from the Azure CLI's sign-in (no endpoint of ours to call).
+    pub fn azure_cli(tenant_id: Option<String>) -> Self {
+        let unused = Url::parse("https://login.microsoftonline.com").expect("constant");
+        Self::new(
+            Credentials::AzureCli { tenant_id },
+            unused,
+            reqwest::Client::new(),
+            RetryPolicy::default(),
+        )
+        .expect("the Azure CLI credential has nothing to prepare")
+    }
+
     /// Prepares the credential (reads and parses a certificate now, so a bad one
     /// is a start-up error). `http` should come from
     /// [`crate::resilience::http_client`]: no redirects, bounded timeouts.

@@ -104,6 +104,30 @@ pub(super) fn azure(storage: &StorageSettings, container: &str) -> Result<Opened
             }
             (builder, blob_service_uri.clone(), account.clone(), None)
         }
+        StorageKind::AzureCli {
+            blob_service_uri,
+            account,
+        } => {
+            // Plain http carries the token in clear: loopback only (a local
+            // emulator or proxy), never across a network.
+            let loopback = match blob_service_uri.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            let builder = builder
+                .with_account(account)
+                .with_endpoint(blob_service_uri.as_str().trim_end_matches('/').to_owned())
+                .with_allow_http(blob_service_uri.scheme() == "http" && loopback)
+                .with_credentials(Arc::new(AzureCliStorage::new()));
+            (builder, blob_service_uri.clone(), account.clone(), None)
+        }
+        StorageKind::Unconfigured => {
+            return Err(StoreError::Configuration {
+                message: StorageSettings::unconfigured_help().to_owned(),
+            });
+        }
     };
     let store = builder.build().map_err(|e| StoreError::Configuration {
         message: format!(
@@ -130,6 +154,44 @@ pub(super) fn azure(storage: &StorageSettings, container: &str) -> Result<Opened
             key,
         },
     })
+}
+
+/// Storage tokens from the admin's Azure CLI sign-in, through the same
+/// cached, single-flight provider as every other token (renewed before
+/// expiry, the CLI run without blocking the runtime). `object_store`'s own
+/// Azure CLI credential runs `az` synchronously on the runtime's thread.
+#[derive(Debug)]
+struct AzureCliStorage {
+    tokens: crate::identity::TokenProvider,
+}
+
+/// The resource storage tokens are for
+/// (learn.microsoft.com/rest/api/storageservices/authorize-with-azure-active-directory).
+const STORAGE_RESOURCE: &str = "https://storage.azure.com";
+
+impl AzureCliStorage {
+    fn new() -> Self {
+        Self {
+            tokens: crate::identity::TokenProvider::azure_cli(None),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::CredentialProvider for AzureCliStorage {
+    type Credential = object_store::azure::AzureCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<Self::Credential>> {
+        let token = self.tokens.token(STORAGE_RESOURCE).await.map_err(|e| {
+            object_store::Error::Generic {
+                store: "MicrosoftAzure",
+                source: Box::new(e),
+            }
+        })?;
+        Ok(Arc::new(object_store::azure::AzureCredential::BearerToken(
+            token.expose().to_owned(),
+        )))
+    }
 }
 
 /// `sv=…&sig=…` → pairs, percent-decoded as object_store expects.

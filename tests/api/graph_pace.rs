@@ -51,7 +51,11 @@ async fn the_window_settles_near_the_tenant_limit_with_one_write_per_user() {
     // Three writes per user, all at once: they must queue per user.
     let uploads = (0..USERS * 3).map(|i| {
         let client = Arc::clone(&client);
-        async move { client.set_photo(&format!("id-{}", i % USERS), photo()).await }
+        async move {
+            client
+                .set_photo(&format!("id-{}", i % USERS), photo())
+                .await
+        }
     });
     let measuring = async {
         // The ramp-up and the first `Retry-After` of silence are left out of
@@ -69,10 +73,7 @@ async fn the_window_settles_near_the_tenant_limit_with_one_write_per_user() {
     let load = fake.load();
     let mean = fake.mean_writes_in_flight();
     assert_eq!(load.peak_writes_per_user, 1, "{load:?}");
-    assert!(
-        load.throttled_writes > 0,
-        "the limit was found: {load:?}"
-    );
+    assert!(load.throttled_writes > 0, "the limit was found: {load:?}");
     assert!(
         load.throttled_writes * 10 <= load.writes,
         "at most a tenth throttled: {load:?}"
@@ -127,6 +128,9 @@ async fn a_reconcile_against_a_throttling_tenant_syncs_every_photo() {
     );
     let load = fake.load();
     assert_eq!(load.writes - load.throttled_writes, PHOTOS, "{load:?}");
-    assert!(load.throttled_writes > 0, "the tenant pushed back: {load:?}");
+    assert!(
+        load.throttled_writes > 0,
+        "the tenant pushed back: {load:?}"
+    );
     assert_eq!(load.peak_writes_per_user, 1, "{load:?}");
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the real binary and the storage layer against real
 //! Azurite. One test binary; `./scripts/test.sh` starts Azurite first.
 
+mod azure_cli;
 mod backup;
 mod cli_output;
 mod deploy;

@@ -85,9 +85,7 @@ impl PhotoLoad {
         let mut state = self.state.lock().unwrap();
         state.advance();
         match (state.since, state.last) {
-            (Some(since), Some(last)) if last > since => {
-                state.area / (last - since).as_secs_f64()
-            }
+            (Some(since), Some(last)) if last > since => state.area / (last - since).as_secs_f64(),
             _ => 0.0,
         }
     }
