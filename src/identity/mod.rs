@@ -1,5 +1,6 @@
 //! Access tokens from Entra ID for the app: client secret, certificate
-//! (signed assertion) or the Functions managed identity. Cached per resource,
+//! (signed assertion) or the Functions managed identity, or, for an admin
+//! on a laptop, their own Azure CLI sign-in. Cached per resource,
 //! refreshed before expiry, and refreshed once more when a service says 401.
 //!
 //! One provider serves every adapter (Graph and each SharePoint host). Each
