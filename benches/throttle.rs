@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use photosync::config::Settings;
-use photosync::store::{BlobProperties, Store, Stores, WriteMode};
+use photosync::store::{BlobProperties, Stores, WriteMode};
 use photosync::sync::ledger::Status;
 use photosync::sync::{Engine, PhotoEvent, Targets};
 
@@ -59,14 +59,6 @@ fn tiny_jpeg(seed: usize) -> Bytes {
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     Bytes::from(out.into_inner())
-}
-
-fn memory_stores() -> Stores {
-    Stores {
-        photos: Store::memory(),
-        thumbnails: Store::memory(),
-        state: Store::memory(),
-    }
 }
 
 /// Photos for users `first..first + photos` into `stores`.
@@ -125,7 +117,7 @@ async fn scenario(shape: Shape, processes: usize, photos: usize) {
     let share = photos / processes;
     let photos = share * processes;
     let mut engines = Vec::new();
-    let shared = memory_stores();
+    let shared = Stores::memory();
     if shape == Shape::Fleet {
         seed(&shared, 0, photos).await;
     }
@@ -133,7 +125,7 @@ async fn scenario(shape: Shape, processes: usize, photos: usize) {
         let stores = match shape {
             Shape::Fleet => shared.clone(),
             Shape::FixedShares => {
-                let own = memory_stores();
+                let own = Stores::memory();
                 seed(&own, p * share, share).await;
                 own
             }

@@ -7,11 +7,7 @@ use bytes::Bytes;
 
 fn portal(vars: &[(&str, &str)]) -> (Portal, Stores) {
     let settings = Settings::from_vars(vars.iter().map(|(k, v)| (*k, v.to_string()))).unwrap();
-    let stores = Stores {
-        photos: Store::memory(),
-        thumbnails: Store::memory(),
-        state: Store::memory(),
-    };
+    let stores = Stores::memory();
     let renderer = crate::renderer::Renderer::new(crate::memory::Memory::new(
         settings.memory.held,
         settings.memory.decode,

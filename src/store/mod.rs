@@ -98,6 +98,15 @@ impl Stores {
         })
     }
 
+    /// Three empty containers in process memory (tests, benchmarks).
+    pub fn memory() -> Self {
+        Self {
+            photos: Store::memory(),
+            thumbnails: Store::memory(),
+            state: Store::memory(),
+        }
+    }
+
     /// Creates any missing container (development and first runs; in Azure the
     /// deployment template creates them).
     pub async fn ensure_containers(&self) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use photosync::config::Settings;
-use photosync::store::{BlobProperties, Store, Stores, WriteMode};
+use photosync::store::{BlobProperties, Stores, WriteMode};
 use photosync::sync::ledger::{Ledger, Record, Status};
 use photosync::sync::{Engine, PhotoEvent, PhotoName, Targets};
 
@@ -36,11 +36,7 @@ async fn world(extra: &[(&str, &str)]) -> World {
     );
     vars.push(("PHOTOSYNC_GRAPH_MAX_ATTEMPTS".into(), "1".into()));
     let settings = Settings::from_vars(vars).unwrap();
-    let stores = Stores {
-        photos: Store::memory(),
-        thumbnails: Store::memory(),
-        state: Store::memory(),
-    };
+    let stores = Stores::memory();
     let targets = Targets::from_settings(&settings).unwrap();
     World {
         engine: Engine::new(Arc::new(settings), stores.clone(), targets),

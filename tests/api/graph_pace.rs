@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use photosync::config::Settings;
 use photosync::graph::Written;
-use photosync::store::{BlobProperties, Store, Stores, WriteMode};
+use photosync::store::{BlobProperties, Stores, WriteMode};
 use photosync::sync::ledger::Status;
 use photosync::sync::{Engine, Targets};
 
@@ -96,11 +96,7 @@ async fn a_reconcile_against_a_throttling_tenant_syncs_every_photo() {
     let mut vars = fake.secret_env();
     vars.push(("PHOTOSYNC_SIZES".into(), "96".into()));
     let settings = Settings::from_vars(vars).unwrap();
-    let stores = Stores {
-        photos: Store::memory(),
-        thumbnails: Store::memory(),
-        state: Store::memory(),
-    };
+    let stores = Stores::memory();
     let photo = bytes::Bytes::from(crate::helpers::jpeg(120, 120));
     for i in 0..PHOTOS {
         stores
