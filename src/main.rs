@@ -60,6 +60,13 @@ enum Command {
     Serve,
     /// Create the photos, thumbnails and state containers if they are missing.
     Init,
+    /// Check the deployment: settings, storage and its containers, the Graph
+    /// token and its permissions, the tenant's photo policy, SharePoint.
+    ///
+    /// One line per check, ✓ or ✗ with the fix. Exit 0 when all is well,
+    /// 1 when something is to fix. Changes nothing (a probe blob is written
+    /// and deleted in the thumbnails and state containers).
+    Doctor,
     /// Run the Reconcile job once: sync what is new, changed or due, mark
     /// deleted photos, write the report to the state container.
     Reconcile {
@@ -163,6 +170,10 @@ fn main() -> ExitCode {
     };
     let mut settings = match Settings::from_vars(std::env::vars().chain(file_vars)) {
         Ok(settings) => settings,
+        Err(e) if matches!(cli.command, Command::Doctor) => {
+            photosync::say!("{}", commands::doctor::unreadable_settings(&e));
+            return ExitCode::from(ExitKind::SomeFailed as u8);
+        }
         Err(e) => {
             eprintln!("photosync: {e}");
             return ExitCode::from(2);
@@ -229,6 +240,11 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => runtime()?.block_on(commands::serve::run(settings))?,
         Command::Init => runtime()?.block_on(commands::init::run(&settings))?,
+        Command::Doctor => {
+            if !runtime()?.block_on(commands::doctor::run(&settings)) {
+                return Ok(ExitCode::from(ExitKind::SomeFailed as u8));
+            }
+        }
         Command::Reconcile { .. } => {
             let summary = runtime()?.block_on(commands::reconcile::run(settings))?;
             if summary.count(Status::Failed) + summary.held > 0 {

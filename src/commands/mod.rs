@@ -5,6 +5,7 @@
 
 mod say;
 
+pub mod doctor;
 pub mod elf;
 pub mod init;
 pub mod package;
@@ -49,7 +50,15 @@ pub fn exit_kind(error: &anyhow::Error) -> ExitKind {
         {
             return ExitKind::Usage;
         }
-        if let Some(store) = cause.downcast_ref::<StoreError>() {
+        // The ledger's storage errors are `transparent`: the chain shows
+        // the `LedgerError`, never the `StoreError` inside it.
+        let store = cause.downcast_ref::<StoreError>().or_else(|| {
+            match cause.downcast_ref::<crate::sync::ledger::LedgerError>() {
+                Some(crate::sync::ledger::LedgerError::Store(store)) => Some(store),
+                _ => None,
+            }
+        });
+        if let Some(store) = store {
             return if store.is_transient() {
                 ExitKind::Unavailable
             } else {

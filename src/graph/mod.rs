@@ -4,6 +4,7 @@
 //! Photo writes go to `/users/{id}/photo/$value`; Graph stores them in Exchange
 //! for mailbox users and in Entra ID for the rest.
 
+mod access;
 mod error;
 pub mod pace;
 mod request;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
+pub use access::{PhotoPolicy, REQUIRED_PERMISSIONS, grant_hint};
 pub use error::{GraphError, MAX_PHOTO_BYTES};
 pub use users::{MatchBy, User};
 
@@ -263,53 +265,6 @@ impl GraphClient {
         self.call(photo_call(Method::DELETE, user_id, "/$value", None))
             .await?;
         Ok(Written::Done)
-    }
-
-    /// Refuses every write, once the tenant policy says photos are managed
-    /// on-premises. The policy endpoint needs `PeopleSettings.Read.All`; without
-    /// it (403) or on any other failure the check is skipped, not fatal.
-    async fn check_policy(&self) -> Result<(), GraphError> {
-        let verdict = self
-            .policy
-            .get_or_init(|| async {
-                #[derive(Deserialize)]
-                struct Settings {
-                    source: Option<String>,
-                }
-                let reply = self
-                    .call(Call {
-                        method: Method::GET,
-                        path: "/beta/admin/people/photoUpdateSettings".to_owned(),
-                        query: Vec::new(),
-                        body: None,
-                        permission: "PeopleSettings.Read.All",
-                        photo_of: None,
-                    })
-                    .await;
-                let source = match reply {
-                    Ok(reply) if reply.status.is_success() => {
-                        serde_json::from_slice::<Settings>(&reply.body)
-                            .ok()
-                            .and_then(|s| s.source)
-                    }
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::info!(
-                            code = %e.code(),
-                            "photo update policy not readable; assuming cloud: {e}"
-                        );
-                        None
-                    }
-                };
-                if source.is_some_and(|s| s.eq_ignore_ascii_case("onPremises")) {
-                    tracing::error!("{}", GraphError::PhotoUpdatesDisabled);
-                    Err(())
-                } else {
-                    Ok(())
-                }
-            })
-            .await;
-        verdict.map_err(|()| GraphError::PhotoUpdatesDisabled)
     }
 }
 

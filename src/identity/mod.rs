@@ -11,6 +11,7 @@
 
 mod assertion;
 mod azure_cli;
+pub mod claims;
 mod fetch;
 
 use std::collections::HashMap;
@@ -136,6 +137,12 @@ impl std::fmt::Debug for AccessToken {
 }
 
 impl AccessToken {
+    /// A token from text (tests of what tokens say).
+    #[cfg(test)]
+    pub(crate) fn new(token: String) -> Self {
+        Self(SecretString::from(token))
+    }
+
     /// The `Authorization` header value.
     pub fn bearer(&self) -> String {
         format!("Bearer {}", self.0.expose_secret())

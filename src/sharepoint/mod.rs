@@ -154,6 +154,14 @@ impl SharePointClient {
         }))
     }
 
+    /// A token for each host, as `doctor` checks before the first upload
+    /// (SharePoint itself is reached only by writes, which doctor never makes).
+    pub async fn check_tokens(&self) -> Result<(), SharePointError> {
+        self.tokens.token(&self.mysite_resource).await?;
+        self.tokens.token(&self.admin_resource).await?;
+        Ok(())
+    }
+
     /// The picture sizes to render: small, medium, large.
     pub fn sizes(&self) -> [u32; 3] {
         [48, 72, self.settings.large_size]

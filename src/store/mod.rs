@@ -184,6 +184,14 @@ pub enum StoreError {
     InvalidName { name: String, reason: String },
     #[error("storage is not configured correctly: {message}")]
     Configuration { message: String },
+    /// The credential behind the storage sign-in (today the Azure CLI's)
+    /// gave no token. Its own message says what to do; it is not repeated
+    /// here because reports print the whole chain.
+    #[error("cannot sign in to storage")]
+    SignIn {
+        #[source]
+        source: crate::identity::IdentityError,
+    },
     #[error("storage request for `{name}` failed")]
     Unavailable {
         name: String,
@@ -203,6 +211,7 @@ impl StoreError {
             Self::InvalidName { .. } => ProblemCode::InvalidName,
             Self::Configuration { .. } => ProblemCode::StorageConfiguration,
             Self::TooLarge { .. } => ProblemCode::ImageTooLarge,
+            Self::SignIn { source } => source.code(),
             Self::AlreadyExists { .. }
             | Self::PreconditionFailed { .. }
             | Self::Unavailable { .. } => ProblemCode::StorageUnavailable,
@@ -233,6 +242,19 @@ impl StoreError {
                 name,
                 reason: source.to_string(),
             },
+            // Our own credential provider's failure, which object_store
+            // hands back inside `Generic` (see `backend::AzureCliStorage`).
+            object_store::Error::Generic { store, source }
+                if source.is::<crate::identity::IdentityError>() =>
+            {
+                match source.downcast::<crate::identity::IdentityError>() {
+                    Ok(identity) => Self::SignIn { source: *identity },
+                    Err(source) => Self::Unavailable {
+                        name,
+                        source: object_store::Error::Generic { store, source }.into(),
+                    },
+                }
+            }
             other => Self::Unavailable {
                 name,
                 source: other.into(),

@@ -41,6 +41,10 @@ pub struct Context {
     pub enforce: bool,
     /// Set the profile photo again whatever the ledger says (drift restore).
     pub force: bool,
+    /// Since when the app's Graph permissions are known complete (a
+    /// Reconcile's check): photos that failed with `permission-denied`
+    /// before it are tried again, once. `None`: not known.
+    pub granted_since: Option<DateTime<Utc>>,
 }
 
 /// Why [`next_action`] was asked.
@@ -88,6 +92,8 @@ pub enum Why {
     Reappeared,
     /// Asked to set it again whatever the ledger says.
     Forced,
+    /// It failed for want of a Graph permission that has been granted since.
+    PermissionGranted,
 }
 
 /// Why nothing is done.
@@ -121,6 +127,7 @@ impl Why {
             Self::CredentialsConfigured => "credentials configured",
             Self::Reappeared => "reappeared",
             Self::Forced => "forced",
+            Self::PermissionGranted => "permission granted since it failed",
         }
     }
 }
@@ -186,6 +193,17 @@ pub fn next_action(record: Option<&Record>, seen: &Seen<'_>, ctx: &Context) -> A
             } else {
                 Action::Skip(Skip::Unchanged)
             }
+        }
+        Status::Failed
+            if record
+                .problem
+                .as_ref()
+                .is_some_and(|p| p.code == ProblemCode::PermissionDenied)
+                && ctx
+                    .granted_since
+                    .is_some_and(|since| record.updated < since) =>
+        {
+            Action::Sync(Why::PermissionGranted)
         }
         Status::Failed => Action::Skip(Skip::Failed(record.problem.as_ref().map(|p| p.code))),
         Status::Ignored => Action::Skip(Skip::Ignored),

@@ -6,6 +6,7 @@ mod backup;
 mod cli_output;
 mod deploy;
 mod docs;
+mod doctor;
 mod fakes;
 mod field;
 mod flow;

@@ -93,6 +93,7 @@ fn schedule() -> Context {
         now: Utc::now(),
         source: Source::Schedule,
         graph_live: true,
+        granted_since: None,
         sharepoint: false,
         enforce: false,
         force: false,
@@ -250,6 +251,45 @@ fn retries_wait_for_their_time_on_a_schedule_but_not_on_a_delivery() {
     assert_eq!(
         decide(Some(&r), Obs::SameVersion, schedule()),
         Sync(Why::Retry)
+    );
+}
+
+#[test]
+fn a_permission_denied_photo_is_retried_once_the_grant_is_seen() {
+    let mut r = record(Status::Failed);
+    r.problem = Some(Problem::new(ProblemCode::PermissionDenied, "grant it"));
+    let since = |at| Context {
+        granted_since: Some(at),
+        ..schedule()
+    };
+    let denied = S(Skip::Failed(Some(ProblemCode::PermissionDenied)));
+    // Not known to be granted: it waits, as every failure does.
+    assert_eq!(decide(Some(&r), Obs::SameVersion, schedule()), denied);
+    // Granted after it failed: tried again, by a pass or a delivery.
+    let later = r.updated + Duration::minutes(5);
+    assert_eq!(
+        decide(Some(&r), Obs::SameVersion, since(later)),
+        Sync(Why::PermissionGranted)
+    );
+    assert_eq!(
+        decide(
+            Some(&r),
+            Obs::SameBytes,
+            Context {
+                source: Source::Delivery,
+                ..since(later)
+            }
+        ),
+        Sync(Why::PermissionGranted)
+    );
+    // Failed again after the grant was seen: a real refusal, not retried.
+    let earlier = r.updated - Duration::minutes(5);
+    assert_eq!(decide(Some(&r), Obs::SameVersion, since(earlier)), denied);
+    // Other failures do not care about the grant.
+    let other = record(Status::Failed);
+    assert_eq!(
+        decide(Some(&other), Obs::SameVersion, since(later)),
+        S(Skip::Failed(Some(ProblemCode::UserNotFound)))
     );
 }
 

@@ -174,6 +174,11 @@ pub(crate) struct Flow {
     /// instances in Azure, a crashed one's claim runs out); zero for a
     /// single local process, whose claims no other worker can hold.
     lease: Duration,
+    /// Since when the Graph permissions are known complete, as the last
+    /// Reconcile's check found (`None` before one ran): the flow's second
+    /// decision must agree with the run's first. A `std` mutex held only to
+    /// copy the value.
+    granted_since: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Flow {
@@ -192,6 +197,7 @@ impl Flow {
             mappings: Mappings::default(),
             plan,
             renderer,
+            granted_since: std::sync::Mutex::new(None),
         }
     }
 
@@ -219,6 +225,11 @@ impl Flow {
         &self.ledger
     }
 
+    /// Records what a Reconcile's grant check found.
+    pub(crate) fn set_granted_since(&self, since: Option<DateTime<Utc>>) {
+        *self.granted_since.lock().unwrap_or_else(|e| e.into_inner()) = since;
+    }
+
     pub(crate) fn targets(&self) -> &Targets {
         &self.targets
     }
@@ -236,6 +247,7 @@ impl Flow {
             sharepoint: self.targets.sharepoint.is_some(),
             enforce: self.settings.reconcile.enforce,
             force,
+            granted_since: *self.granted_since.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 

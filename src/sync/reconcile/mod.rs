@@ -6,6 +6,7 @@
 //! writes the report. Every blob name comes through the listing; one that
 //! cannot be used is one report row.
 
+mod grant;
 mod guard;
 mod removal;
 pub mod report;
@@ -58,10 +59,15 @@ impl Reconciler {
     ) -> Result<RunSummary, StoreError> {
         let started = Instant::now();
         let settings = &flow.settings().reconcile;
+        let mut grant = grant::Verdict::default();
         if let Some(graph) = &flow.targets().graph {
             // A new run sees the directory as it is now (new hires).
             graph.forget_users().await;
+            if !graph.is_dry_run() {
+                grant = grant::check(graph, &flow.stores().state).await;
+            }
         }
+        flow.set_granted_since(grant.granted_since);
         let listing = list(flow, progress).await?;
         let mapping_blobs: Vec<(PhotoName, Option<ETag>)> = listing
             .photos
@@ -250,6 +256,7 @@ impl Reconciler {
         );
         summary.elapsed = started.elapsed();
         summary.dry_run = !flow.targets().graph_live();
+        summary.grant_missing = grant.missing;
         summary.source = flow.stores().photos.location().to_string();
         self.report.write(flow, &rows, &summary, small).await?;
         if let Some(webhook) = &settings.notify

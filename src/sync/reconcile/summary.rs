@@ -46,6 +46,9 @@ pub struct RunSummary {
     pub dry_run: bool,
     /// Where the photos were listed from (container and endpoint, or folder).
     pub source: String,
+    /// The Graph permission the app's token lacks, found before any photo
+    /// was tried: the report's one line for it.
+    pub grant_missing: Option<crate::problem::Problem>,
 }
 
 impl RunSummary {

@@ -76,7 +76,13 @@ pub fn counts(records: &[&Record]) -> BTreeMap<Target, BTreeMap<&'static str, us
 }
 
 /// Configuration problems across all records, one entry per target and code.
-pub fn configuration_problems(records: &[&Record]) -> Vec<ConfigurationProblem> {
+/// `grant_missing` is the run's own finding (the token lacks a permission):
+/// it is listed even before any photo failed for it, and its message,
+/// naming every missing permission, replaces the first photo's.
+pub fn configuration_problems(
+    records: &[&Record],
+    grant_missing: Option<&crate::problem::Problem>,
+) -> Vec<ConfigurationProblem> {
     let mut found: BTreeMap<(Target, ProblemCode), ConfigurationProblem> = BTreeMap::new();
     let mut note = |target: Target, code: ProblemCode, message: &str| {
         if !code.is_configuration() {
@@ -99,6 +105,18 @@ pub fn configuration_problems(records: &[&Record]) -> Vec<ConfigurationProblem> 
         if let Some(p) = record.sharepoint.as_ref().and_then(|s| s.problem.as_ref()) {
             note(Target::SharePoint, p.code, &p.message);
         }
+    }
+    if let Some(grant) = grant_missing {
+        let entry =
+            found
+                .entry((Target::Graph, grant.code))
+                .or_insert_with(|| ConfigurationProblem {
+                    target: Target::Graph,
+                    code: grant.code,
+                    message: String::new(),
+                    photos: 0,
+                });
+        entry.message.clone_from(&grant.message);
     }
     found.into_values().collect()
 }
@@ -143,7 +161,7 @@ mod tests {
             ])
             .collect();
         let refs: Vec<&Record> = records.iter().collect();
-        let problems = configuration_problems(&refs);
+        let problems = configuration_problems(&refs, None);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].code, ProblemCode::SharepointAccessDenied);
         assert_eq!(problems[0].target, Target::SharePoint);

@@ -33,6 +33,37 @@ pub(super) struct Issued {
     pub(super) expires_at: Instant,
     /// `secret`, `certificate` or `managed identity`: SharePoint refuses secret tokens.
     pub(super) credential: &'static str,
+    /// The application permissions granted when it was issued: Entra bakes
+    /// them into the token's `roles` claim, so a grant made later takes effect
+    /// only with a new token (learn.microsoft.com/entra/identity-platform/
+    /// access-token-claims-reference; managed-identity tokens are cached up
+    /// to 24 h: learn.microsoft.com/entra/identity/managed-identities-azure-resources/
+    /// managed-identity-best-practice-recommendations).
+    pub(super) roles: Vec<String>,
+}
+
+/// A Graph token as Entra shapes an app-only one: a JWT whose payload holds
+/// `aud`, `tid`, `exp` and the granted `roles` (absent when none are granted,
+/// as Entra leaves it out). The signature is not a real one: nothing in
+/// photosync verifies it, and the fake checks tokens by lookup.
+fn graph_jwt(audience: &str, roles: &[String], lifetime: u64) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "aud": audience, "iss": format!("https://sts.windows.net/{TENANT}/"),
+        "iat": now, "nbf": now, "exp": now + lifetime as i64, "appid": CLIENT_ID,
+        "idtyp": "app", "tid": TENANT, "ver": "1.0", "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    if !roles.is_empty() {
+        claims["roles"] = json!(roles);
+    }
+    format!(
+        "{}.{}.{}",
+        b64(&json!({"typ": "JWT", "alg": "RS256", "x5t": "fake"})),
+        b64(&claims),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    )
 }
 
 /// The test certificate's thumbprints, computed here from its DER (not by
@@ -86,7 +117,7 @@ pub(super) fn bearer(
     shared: &Shared,
     headers: &HeaderMap,
     audience: &str,
-) -> Result<&'static str, String> {
+) -> Result<(&'static str, Vec<String>), String> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -100,23 +131,30 @@ pub(super) fn bearer(
     if issued.audience != audience {
         return Err(format!("Invalid audience Uri '{}'.", issued.audience));
     }
-    Ok(issued.credential)
+    Ok((issued.credential, issued.roles.clone()))
 }
 
 fn issue(shared: &Shared, grant: TokenGrant) -> (String, u64) {
     let mut inner = shared.inner.lock().unwrap();
-    let token = format!(
-        "fake-access-token-{}-{}",
-        inner.tokens.len() + 1,
-        uuid::Uuid::new_v4()
-    );
     let lifetime = 3599;
+    let (token, roles) = if grant.resource == shared.base_url {
+        let roles = inner.app_roles.clone();
+        (graph_jwt(&grant.resource, &roles, lifetime), roles)
+    } else {
+        let token = format!(
+            "fake-access-token-{}-{}",
+            inner.tokens.len() + 1,
+            uuid::Uuid::new_v4()
+        );
+        (token, Vec::new())
+    };
     inner.tokens.insert(
         token.clone(),
         Issued {
             audience: grant.resource.clone(),
             expires_at: Instant::now() + Duration::from_secs(lifetime),
             credential: grant.credential,
+            roles,
         },
     );
     inner.grants.push(grant);
@@ -293,12 +331,15 @@ pub(super) fn managed_identity(
 /// tests that hand a service a token meant for another).
 pub(super) fn mint(shared: &Shared, resource: &str) -> String {
     let token = format!("fake-access-token-minted-{}", uuid::Uuid::new_v4());
-    shared.inner.lock().unwrap().tokens.insert(
+    let mut inner = shared.inner.lock().unwrap();
+    let roles = inner.app_roles.clone();
+    inner.tokens.insert(
         token.clone(),
         Issued {
             audience: resource.to_owned(),
             expires_at: Instant::now() + Duration::from_secs(3599),
             credential: "certificate",
+            roles,
         },
     );
     token

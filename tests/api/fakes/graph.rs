@@ -138,8 +138,9 @@ pub(super) struct Inner {
     pub(super) grants: Vec<TokenGrant>,
     faults: VecDeque<(Route, Fault)>,
     policy: Option<&'static str>,
-    deny_photo_writes: bool,
-    deny_user_reads: bool,
+    /// The Graph application permissions granted to the app (its service
+    /// principal's app role assignments); copied into each new token.
+    pub(super) app_roles: Vec<String>,
     photo_delay: Duration,
     placeholders: std::collections::HashSet<String>,
     token_delays: HashMap<String, Duration>,
@@ -201,6 +202,13 @@ impl FakeGraph {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 policy: Some("cloud"),
+                app_roles: [
+                    "ProfilePhoto.ReadWrite.All",
+                    "User.Read.All",
+                    "PeopleSettings.Read.All",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
                 ..Inner::default()
             }),
             base_url: url.clone(),
@@ -309,14 +317,29 @@ impl FakeGraph {
         self.inner().policy = Some(source);
     }
 
-    /// The app lacks ProfilePhoto.ReadWrite.All.
+    /// The app lacks ProfilePhoto.ReadWrite.All, in its live tokens too (as
+    /// once the tokens issued before a revocation have expired).
     pub fn deny_photo_writes(&self) {
-        self.inner().deny_photo_writes = true;
+        self.revoke_everywhere("ProfilePhoto.ReadWrite.All");
     }
 
-    /// The app lacks User.Read.All.
+    /// The app lacks User.Read.All, in its live tokens too.
     pub fn deny_user_reads(&self) {
-        self.inner().deny_user_reads = true;
+        self.revoke_everywhere("User.Read.All");
+    }
+
+    fn revoke_everywhere(&self, role: &str) {
+        let mut inner = self.inner();
+        inner.app_roles.retain(|r| r != role);
+        for issued in inner.tokens.values_mut() {
+            issued.roles.retain(|r| r != role);
+        }
+    }
+
+    /// The app's Graph permissions from now on. Tokens already issued keep
+    /// the roles they were issued with, as Entra's do.
+    pub fn set_app_roles(&self, roles: &[&str]) {
+        self.inner().app_roles = roles.iter().map(|r| (*r).to_owned()).collect();
     }
 
     /// Photo calls take this long (to observe concurrency).
@@ -618,49 +641,35 @@ fn serve(
     if path == "/msi/token" && method == "GET" {
         return entra::managed_identity(shared, query, headers);
     }
-    if let Some(refusal) = refuse_unauthorized(shared, headers) {
+    let roles = match entra::bearer(shared, headers, &shared.base_url) {
+        Ok((_, roles)) => roles,
+        Err(reason) => {
+            // The 401 Graph answers for a missing, unknown, expired or foreign token.
+            return graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                &reason,
+            );
+        }
+    };
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let Some(refusal) = refuse_ungranted(method.as_str(), &segments, &roles) {
         return refusal;
     }
     let mut inner = shared.inner.lock().unwrap();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["beta", "admin", "people", "photoUpdateSettings"]) => {
             axum::Json(json!({"source": inner.policy, "allowedRoles": []})).into_response()
         }
-        ("GET", ["v1.0", "users"]) => {
-            if inner.deny_user_reads {
-                return graph_error(
-                    StatusCode::FORBIDDEN,
-                    "Authorization_RequestDenied",
-                    "Insufficient privileges to complete the operation.",
-                );
-            }
-            filter_users(&inner.users, query, headers)
-        }
-        ("GET", ["v1.0", "users", key]) => {
-            if inner.deny_user_reads {
-                return graph_error(
-                    StatusCode::FORBIDDEN,
-                    "Authorization_RequestDenied",
-                    "Insufficient privileges to complete the operation.",
-                );
-            }
-            match find(&inner.users, key) {
-                Some(user) => axum::Json(user.json()).into_response(),
-                None => not_found(key),
-            }
-        }
+        ("GET", ["v1.0", "users"]) => filter_users(&inner.users, query, headers),
+        ("GET", ["v1.0", "users", key]) => match find(&inner.users, key) {
+            Some(user) => axum::Json(user.json()).into_response(),
+            None => not_found(key),
+        },
         (m, ["v1.0", "users", key, "photo", "$value"]) if m == "PUT" || m == "PATCH" => {
             let Some(id) = find(&inner.users, key).map(|u| u.id.clone()) else {
                 return not_found(key);
             };
-            if inner.deny_photo_writes {
-                return graph_error(
-                    StatusCode::FORBIDDEN,
-                    "ErrorAccessDenied",
-                    "Access is denied. Check credentials and try again.",
-                );
-            }
             let content_type = headers
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
@@ -858,15 +867,48 @@ fn filter_users(
     axum::Json(answer).into_response()
 }
 
-/// The 401 Graph answers for a missing, unknown, expired or foreign token.
-fn refuse_unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    entra::bearer(shared, headers, &shared.base_url)
-        .err()
-        .map(|reason| {
-            graph_error(
-                StatusCode::UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                &reason,
-            )
-        })
+/// 403 when the token's roles hold none of the application permissions the
+/// call accepts, as listed in each API's permissions table: user-get and
+/// user-list (User.Read.All or wider), profilephoto-get (ProfilePhoto.Read.All
+/// or wider), profilephoto-update and -delete (ProfilePhoto.ReadWrite.All or
+/// User.ReadWrite.All), peopleadminsettings photoUpdateSettings
+/// (PeopleSettings.Read.All or PeopleSettings.ReadWrite.All). Users answer
+/// `Authorization_RequestDenied`, the Outlook-served photo `ErrorAccessDenied`
+/// (the codes the reference doc lists as seen in the field).
+fn refuse_ungranted(method: &str, segments: &[&str], roles: &[String]) -> Option<Response> {
+    let (accepted, code, message): (&[&str], _, _) = match (method, segments) {
+        ("GET", ["beta", "admin", "people", "photoUpdateSettings"]) => (
+            &["PeopleSettings.Read.All", "PeopleSettings.ReadWrite.All"],
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ),
+        ("GET", ["v1.0", "users", ..]) if !segments.contains(&"photo") => (
+            &[
+                "User.Read.All",
+                "User.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ),
+        ("GET", ["v1.0", "users", _, "photo", ..]) => (
+            &[
+                "ProfilePhoto.Read.All",
+                "ProfilePhoto.ReadWrite.All",
+                "User.Read.All",
+                "User.ReadWrite.All",
+            ],
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        ),
+        (_, ["v1.0", "users", _, "photo", ..]) => (
+            &["ProfilePhoto.ReadWrite.All", "User.ReadWrite.All"],
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        ),
+        _ => return None,
+    };
+    let granted = accepted.iter().any(|a| roles.iter().any(|r| r == a));
+    (!granted).then(|| graph_error(StatusCode::FORBIDDEN, code, message))
 }

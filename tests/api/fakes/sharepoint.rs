@@ -100,7 +100,7 @@ pub(super) fn route(
 /// was not obtained with a client secret.
 fn refuse(shared: &Shared, headers: &HeaderMap, audience: &str) -> Option<Response> {
     let (reason, diagnostics) = match bearer(shared, headers, audience) {
-        Ok("secret") => (
+        Ok(("secret", _)) => (
             "Unsupported app only token.".to_owned(),
             "3001000;reason=\"There has been an error authenticating the request.\";category=\"invalid_client\"".to_owned(),
         ),

@@ -350,7 +350,8 @@ impl ReportWriter {
         let mut rows = problem_rows(summary);
         rows.extend(records.iter().map(|r| row(r)));
         let generated_at = Utc::now();
-        let configuration = targets::configuration_problems(records);
+        let configuration =
+            targets::configuration_problems(records, summary.grant_missing.as_ref());
         let json = serde_json::to_vec_pretty(&JsonReport {
             generated_at: generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             version: env!("CARGO_PKG_VERSION"),
