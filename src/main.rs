@@ -48,7 +48,7 @@ enum Command {
         match_by: Option<MatchBy>,
         /// Comma-separated square sizes [default: the Microsoft 365 sizes].
         #[arg(long, value_name = "N,N,…", value_parser = parse_sizes)]
-        sizes: Option<Vec<u32>>,
+        sizes: Option<SizeList>,
         /// Settings file: a Functions local.settings.json or a .env file.
         #[arg(long, value_name = "FILE")]
         env_file: Option<PathBuf>,
@@ -137,12 +137,17 @@ enum Command {
         out: PathBuf,
         /// Comma-separated square sizes [default: PHOTOSYNC_SIZES or the Microsoft 365 sizes].
         #[arg(long, value_name = "N,N,…", value_parser = parse_sizes)]
-        sizes: Option<Vec<u32>>,
+        sizes: Option<SizeList>,
         /// JPEG quality 1-100 [default: PHOTOSYNC_JPEG_QUALITY or 85].
         #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100))]
         quality: Option<u8>,
     },
 }
+
+/// A `--sizes` value: one argument holding a list. Spelt as an alias so
+/// clap's derive does not read `Vec` as "the flag repeats" (which made
+/// `--sizes 48` panic on a type mismatch).
+type SizeList = Vec<u32>;
 
 /// `--match-by`, as the setting `PHOTOSYNC_MATCH_BY` reads it.
 fn parse_match_by(raw: &str) -> Result<MatchBy, String> {

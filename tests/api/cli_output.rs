@@ -112,3 +112,58 @@ fn piped_progress_is_plain_lines_with_done_and_total() {
         );
     }
 }
+
+/// `--sizes` is one argument holding a list, on `thumbnail` and on `sync`
+/// alike (it once panicked in the argument parser), and decides which
+/// squares are written.
+#[test]
+fn sizes_on_the_command_line_choose_the_squares() {
+    let dir = crate::helpers::temp_dir();
+    let photo = dir.path().join("alice@contoso.com.jpg");
+    std::fs::write(&photo, crate::helpers::jpeg(300, 200)).unwrap();
+    let out = dir.path().join("thumbs");
+    let run = Command::new(BINARY)
+        .args(["thumbnail", "--sizes", "120,48", "--quality", "80", "--out"])
+        .arg(&out)
+        .arg(&photo)
+        .env_clear()
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let mut written: Vec<(String, (u32, u32))> = std::fs::read_dir(out.join("alice@contoso.com"))
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let size = image::image_dimensions(&path).unwrap();
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                size,
+            )
+        })
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            ("120x120.jpg".to_owned(), (120, 120)),
+            ("48x48.jpg".to_owned(), (48, 48))
+        ]
+    );
+
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(&photo, photos.join("alice@contoso.com.jpg")).unwrap();
+    let synced = dir.path().join("out");
+    let run = sync_command(&photos, &synced, &[])
+        .args(["--sizes", "96"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let names: Vec<String> = std::fs::read_dir(synced.join("thumbnails/alice@contoso.com"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["96x96.jpg"], "{stderr}");
+}
