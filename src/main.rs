@@ -67,6 +67,15 @@ enum Command {
     /// 1 when something is to fix. Changes nothing (a probe blob is written
     /// and deleted in the thumbnails and state containers).
     Doctor,
+    /// Everything photosync knows about one user or one photo: ledger
+    /// record(s), the blob, the Microsoft 365 photo, thumbnails, backups,
+    /// and what the next Reconcile will do with it.
+    Status {
+        /// A photo's name in the photos container (`hr/alice@contoso.com.jpg`)
+        /// or a user's sign-in name or matching key (`alice@contoso.com`).
+        #[arg(value_name = "USER|PHOTO")]
+        what: String,
+    },
     /// Run the Reconcile job once: sync what is new, changed or due, mark
     /// deleted photos, write the report to the state container.
     Reconcile {
@@ -245,6 +254,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => runtime()?.block_on(commands::serve::run(settings))?,
         Command::Init => runtime()?.block_on(commands::init::run(&settings))?,
+        Command::Status { what } => {
+            runtime()?.block_on(commands::status::run(&settings, &what))?;
+        }
         Command::Doctor => {
             if !runtime()?.block_on(commands::doctor::run(&settings)) {
                 return Ok(ExitCode::from(ExitKind::SomeFailed as u8));

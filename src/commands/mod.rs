@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod restore;
 pub mod retry;
 pub mod serve;
+pub mod status;
 pub mod storage;
 pub mod sync;
 pub mod thumbnail;

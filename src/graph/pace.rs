@@ -18,10 +18,13 @@
 //!   has passed.
 //!
 //! After the first 429 the window knows roughly where the limit is: it comes
-//! back quickly to the last level that worked and probes one step above it
-//! only every [`PROBE_EVERY`], because every probe that fails costs a whole
-//! `Retry-After` of silence. Every instance of a fleet backs off on the 429s
-//! it sees, so together they converge on the tenant's limit.
+//! back quickly to a level that worked (a fixed share, [`BACKOFF`], of the
+//! one throttled) and probes one step above it only every [`PROBE_EVERY`],
+//! because every probe that fails costs a whole `Retry-After` of silence.
+//! Every instance of a fleet backs off on the 429s it sees, by a factor, so
+//! together they converge on the tenant's limit and on even shares of it
+//! (additive increase, multiplicative decrease: a one-step decrease would
+//! keep whatever unequal shares the first 429s left).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -33,7 +36,11 @@ use tokio::time::Instant;
 /// How often the window may try one call more than the last level that
 /// worked. A failed probe stops every photo call for a `Retry-After`
 /// (seconds), so probing must be much rarer than that to keep the pipe full.
-pub const PROBE_EVERY: Duration = Duration::from_secs(15);
+pub const PROBE_EVERY: Duration = Duration::from_secs(10);
+
+/// What share of the window that was throttled counts as working: the
+/// level the window returns to quickly after a 429.
+const BACKOFF: f64 = 0.8;
 
 /// The process's photo-call pacer; one per Graph client.
 #[derive(Debug)]
@@ -195,8 +202,10 @@ impl Slot<'_> {
                         state.gate = Some(state.gate.map_or(until, |g| g.max(until)));
                     }
                     if fresh {
-                        // The level that worked is one below the one that did not.
-                        state.known_good = Some((state.window.floor() - 1.0).max(1.0));
+                        // Remembered below the level that failed by a factor,
+                        // not by one step: a process throttled often gives
+                        // up more, so a fleet's shares even out (AIMD).
+                        state.known_good = Some((state.window.floor() * BACKOFF).floor().max(1.0));
                         state.window = (state.window / 2.0).max(1.0);
                         state.epoch += 1;
                         state.halvings += 1;
@@ -304,17 +313,17 @@ mod tests {
     async fn after_a_429_it_returns_to_the_good_level_and_probes_rarely() {
         let pacer = Pacer::new(8, 16);
         pacer.slot("x").await.answered(Answer::Throttled(None));
-        // Window 4, known good 7: back to 7 within a few answers.
-        for i in 0..3 {
+        // Window 4, known good 8 × 0.8 = 6: back to 6 within a few answers.
+        for i in 0..2 {
             pacer.slot(&format!("u{i}")).await.answered(Answer::Served);
         }
-        assert_eq!(pacer.pace().window, 7.0);
+        assert_eq!(pacer.pace().window, 6.0);
         for i in 0..50 {
             pacer.slot(&format!("v{i}")).await.answered(Answer::Served);
         }
-        assert_eq!(pacer.pace().window, 7.0, "no probe before PROBE_EVERY");
+        assert_eq!(pacer.pace().window, 6.0, "no probe before PROBE_EVERY");
         tokio::time::advance(PROBE_EVERY).await;
         pacer.slot("w").await.answered(Answer::Served);
-        assert_eq!(pacer.pace().window, 8.0);
+        assert_eq!(pacer.pace().window, 7.0);
     }
 }

@@ -10,26 +10,7 @@
 //! permission the API's permissions table asks for (see `fakes::graph`).
 
 use crate::fakes::graph::{CLIENT_SECRET, FakeGraph, FakeUser};
-use crate::helpers::{fresh_containers, jpeg, pairs, run_binary};
-
-/// Runs the binary off the runtime the fakes serve on.
-async fn photosync(args: &[&str], env: Vec<(String, String)>) -> (i32, String, String) {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (status, out, err) = run_binary(&args, &pairs(&env));
-        (status.code().unwrap_or(-1), out, err)
-    })
-    .await
-    .unwrap()
-}
-
-async fn deployment(fake: &FakeGraph) -> (Vec<(String, String)>, photosync::store::Stores) {
-    let (containers, stores) = fresh_containers().await;
-    let mut env: Vec<(String, String)> = containers.into_iter().collect();
-    env.extend(fake.secret_env());
-    (env, stores)
-}
+use crate::helpers::{deployment, jpeg, photosync};
 
 fn line<'a>(out: &'a str, start: &str) -> &'a str {
     out.lines()

@@ -343,3 +343,26 @@ pub async fn fresh_containers() -> (HashMap<String, String>, photosync::store::S
         .expect("create containers in Azurite");
     (env, stores)
 }
+
+/// Runs the binary to completion off the runtime the fakes serve on:
+/// exit code, stdout, stderr.
+pub async fn photosync(args: &[&str], env: Vec<(String, String)>) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, out, err) = run_binary(&args, &pairs(&env));
+        (status.code().unwrap_or(-1), out, err)
+    })
+    .await
+    .unwrap()
+}
+
+/// Fresh containers in Azurite and the fake's app-registration settings.
+pub async fn deployment(
+    fake: &crate::fakes::graph::FakeGraph,
+) -> (Vec<(String, String)>, photosync::store::Stores) {
+    let (containers, stores) = fresh_containers().await;
+    let mut env: Vec<(String, String)> = containers.into_iter().collect();
+    env.extend(fake.secret_env());
+    (env, stores)
+}

@@ -27,6 +27,7 @@ mod preview;
 mod reconcile;
 mod removal;
 mod sharepoint;
+mod status;
 mod storage_proxy;
 mod store;
 mod sync;

@@ -87,10 +87,7 @@ impl Flow {
             None => None,
         };
         let for_user = |f: Failure| f.for_user(user.as_ref());
-        // Thumbnails are filed by UPN; without credentials, by the key.
-        let folder = user
-            .as_ref()
-            .map_or_else(|| key.to_owned(), |u| u.upn.to_lowercase());
+        let folder = crate::sync::ledger::thumbnail_folder(user.as_ref(), key);
         let last_modified = self.last_modified(name, content.last_modified).await;
         if let Some(by) = self
             .newest_wins(&folder, name, last_modified, first)

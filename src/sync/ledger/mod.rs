@@ -16,7 +16,9 @@ use super::PhotoName;
 use crate::store::{BlobProperties, ETag, Store, StoreError, WriteMode};
 #[cfg(test)]
 pub(crate) use record::sample;
-pub use record::{Problem, Record, Status, TargetState, UserEntry, UserRef, retry_delay};
+pub use record::{
+    Problem, Record, Status, TargetState, UserEntry, UserRef, retry_delay, thumbnail_folder,
+};
 
 /// Folder of the records inside the state container.
 pub const PREFIX: &str = "ledger/";

@@ -97,6 +97,12 @@ pub struct UserRef {
     pub account_enabled: bool,
 }
 
+/// Where a photo's thumbnails are filed: under the user's UPN in lower
+/// case, or, while no user is known (no credentials), under the matching key.
+pub fn thumbnail_folder(user: Option<&UserRef>, key: &str) -> String {
+    user.map_or_else(|| key.to_owned(), |u| u.upn.to_lowercase())
+}
+
 /// One photo's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -171,6 +177,11 @@ pub struct TargetState {
 }
 
 impl Record {
+    /// Where this photo's thumbnails are filed ([`thumbnail_folder`]).
+    pub fn thumbnail_folder(&self) -> String {
+        thumbnail_folder(self.user.as_ref(), &self.key)
+    }
+
     /// Whether the profile photo is (or, held, still is) set from these
     /// bytes: what removing the photo would take away.
     pub fn profile_photo_set(&self) -> bool {

@@ -35,15 +35,6 @@ fn at_stake(record: &Record) -> bool {
     record.profile_photo_set() || matches!(record.status, Status::DryRun | Status::RemovalHeld)
 }
 
-/// Where the record's user files thumbnails and their current-photo entry:
-/// the UPN, or without a match the key (as the flow files them).
-fn folder(record: &Record) -> String {
-    record
-        .user
-        .as_ref()
-        .map_or_else(|| record.key.clone(), |u| u.upn.to_lowercase())
-}
-
 /// Every record whose blob is not `listed` (and not yet `removed`), through
 /// the guard; `records` are all of the ledger's.
 pub(super) async fn remove_all(
@@ -139,7 +130,7 @@ async fn mark_removed(
     listed: &HashSet<&str>,
 ) -> Option<Option<PhotoName>> {
     let mut record = versioned.record.clone();
-    let folder = folder(&record);
+    let folder = record.thumbnail_folder();
     let entry = flow.ledger().user(&folder).await.ok().flatten();
     let was_current = entry
         .as_ref()
@@ -203,7 +194,7 @@ async fn promote_next(
         .values()
         .filter(|v| v.record.status == Status::Superseded)
         .filter(|v| listed.contains(v.record.photo.as_str()))
-        .filter(|v| self::folder(&v.record) == folder)
+        .filter(|v| v.record.thumbnail_folder() == folder)
         .max_by(|a, b| {
             (a.record.last_modified, &a.record.photo)
                 .cmp(&(b.record.last_modified, &b.record.photo))

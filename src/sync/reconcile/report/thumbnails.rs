@@ -68,10 +68,7 @@ impl Cache {
             .filter(|r| r.status.is_current() || r.status == Status::DryRun)
             .take(MAX_EMBEDDED_THUMBNAILS)
             .map(|r| {
-                let folder = r
-                    .user
-                    .as_ref()
-                    .map_or_else(|| r.key.clone(), |u| u.upn.to_lowercase());
+                let folder = r.thumbnail_folder();
                 let blob = format!("{folder}/{0}x{0}.jpg", REPORT_THUMBNAIL_SIZE);
                 (r.photo.clone(), blob, thumbnail_key(r))
             })
