@@ -249,4 +249,36 @@ async fn a_no_change_run_in_a_fresh_process_costs_the_listing_not_the_photos() {
         .matches("data:image/jpeg;base64,")
         .count();
     assert_eq!(embedded, PHOTOS, "the report still shows every thumbnail");
+
+    // A thumbnail deleted by hand, and the report's thumbnail cache lost:
+    // the next run reads the thumbnails once; the one after reads none,
+    // the missing one included (it is remembered as missing).
+    let thumbnail_reads = |seen: &[crate::storage_proxy::Seen]| {
+        seen.iter()
+            .filter(|s| s.method == "GET" && s.path_and_query.contains("/48x48.jpg"))
+            .count()
+    };
+    app.stores
+        .thumbnails
+        .delete("user0@contoso.com/48x48.jpg")
+        .await
+        .unwrap();
+    app.stores
+        .state
+        .delete(photosync::sync::reconcile::report::THUMBNAILS_KEY)
+        .await
+        .unwrap();
+    proxy.reset();
+    let (status, _, err) = app.cli(&["reconcile"]).await;
+    assert!(status.success(), "{err}");
+    assert_eq!(thumbnail_reads(&proxy.seen()), PHOTOS);
+    proxy.reset();
+    let (status, _, err) = app.cli(&["reconcile"]).await;
+    assert!(status.success(), "{err}");
+    assert_eq!(thumbnail_reads(&proxy.seen()), 0, "{:#?}", proxy.seen());
+    let html = app.stores.state.get("reports/latest.html").await.unwrap();
+    let embedded = String::from_utf8_lossy(&html.bytes)
+        .matches("data:image/jpeg;base64,")
+        .count();
+    assert_eq!(embedded, PHOTOS - 1);
 }

@@ -373,3 +373,62 @@ async fn the_report_view_searches_filters_and_shows_names_only_as_text() {
     )
     .await;
 }
+
+/// The Reconcile's `latest.html` in Chromium, as an admin opens it from
+/// disk: the sample folder synced (dry: no credentials), then searched,
+/// filtered, read in New York time, and at 400 px (screenshots in
+/// target/web-screenshots/latest-html-*.png).
+#[tokio::test]
+async fn the_reconcile_report_searches_filters_and_reads_in_local_time() {
+    let (root, photos) = crate::local::samples();
+    let out = root.path().join("out");
+    let run = std::process::Command::new(crate::helpers::BINARY)
+        .arg("sync")
+        .arg(&photos)
+        .arg("--out")
+        .arg(&out)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        run.status.code() == Some(1),
+        "the samples include photos that fail: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("photosync/reports/latest.json")).unwrap())
+            .unwrap();
+    let rows = report["photos"].as_array().unwrap();
+    let failed = rows.iter().filter(|r| r["status"] == "failed").count();
+    assert!(failed > 0);
+    // A photo name no other row's text contains: the search must find one row.
+    let text = |r: &Value| {
+        ["photo", "user", "status", "detail"]
+            .map(|k| r[k].as_str().unwrap_or_default().to_lowercase())
+            .join(" ")
+    };
+    let unique = rows
+        .iter()
+        .filter_map(|r| r["photo"].as_str())
+        .find(|name| {
+            rows.iter()
+                .filter(|r| text(r).contains(&name.to_lowercase()))
+                .count()
+                == 1
+        })
+        .expect("a photo name only one row mentions");
+    let findings = scenario(
+        "latest-html",
+        &[
+            path_env(
+                "PHOTOSYNC_REPORT",
+                &out.join("photosync/reports/latest.html"),
+            ),
+            ("PHOTOSYNC_REPORT_USER", unique.to_owned()),
+            ("PHOTOSYNC_REPORT_FAILED", failed.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(findings["total"], rows.len());
+    assert_eq!(findings["failed"], failed);
+}

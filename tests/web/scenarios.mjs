@@ -31,8 +31,8 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(env.PHOTOSYNC_SCREENSHOTS, `${scenario}-${name}.png`), fullPage: true });
 }
 
-async function newPage(width = 1280) {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
+async function newPage(width = 1280, options = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 900 }, ...options });
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   // Refused requests are expected in some scenarios; script errors and CSP violations are not.
@@ -224,6 +224,53 @@ const scenarios = {
     await page.setViewportSize({ width: 400, height: 900 });
     await shot(page, 'narrow');
     return {};
+  },
+
+  // The Reconcile's own latest.html, opened from disk as an admin would: its
+  // one script runs under the page's CSP (a blocked script would log a CSP
+  // error and leave the filters hidden), filters rows, and shows times in
+  // the reader's zone; at 400 px nothing is wider than the screen.
+  async 'latest-html'() {
+    const url = `file://${env.PHOTOSYNC_REPORT}`;
+    const rows = '#photos tbody tr';
+    const visible = (p) => p.evaluate((s) => [...document.querySelectorAll(s)].filter((r) => !r.hidden).length, rows);
+    const page = await newPage(1280, { timezoneId: 'America/New_York', locale: 'en-US' });
+    await page.goto(url);
+    await page.waitForSelector('#filters:not([hidden])');
+    const total = await count(page, rows);
+    assert.ok(total >= 5, `${total} rows`);
+    assert.equal(await page.textContent('#shown'), `${total} of ${total} shown`);
+    // Changed in this run: marked, and first.
+    assert.equal(await page.getAttribute(`${rows}:first-child`, 'class'), 'changed');
+    // Times in the reader's zone: no longer the UTC text.
+    const times = await page.$$eval('#photos time', (ts) => ts.map((t) => [t.dateTime, t.textContent]));
+    assert.ok(times.length > 0);
+    for (const [iso, shown] of times) {
+      assert.ok(!shown.endsWith('UTC'), `${iso} shown as ${shown}`);
+      const expected = new Date(iso).toLocaleString('en-US', { timeZone: 'America/New_York', dateStyle: 'medium', timeStyle: 'short' });
+      assert.equal(shown, expected);
+    }
+    await shot(page, 'wide');
+    // Search: one user's row.
+    await page.fill('#q', env.PHOTOSYNC_REPORT_USER);
+    await page.waitForFunction((n) => document.getElementById('shown').textContent.startsWith(`${n} of`), 1);
+    assert.equal(await visible(page), 1);
+    await page.fill('#q', '');
+    // Status filter: only failed rows.
+    await page.selectOption('#status', 'failed');
+    const failed = await visible(page);
+    assert.equal(failed, Number(env.PHOTOSYNC_REPORT_FAILED));
+    const statuses = await page.$$eval(rows, (rs) => rs.filter((r) => !r.hidden).map((r) => r.dataset.status));
+    assert.deepEqual([...new Set(statuses)], ['failed']);
+    await shot(page, 'failed');
+
+    const narrow = await newPage(400);
+    await narrow.goto(url);
+    await narrow.waitForSelector('#filters:not([hidden])');
+    const width = await narrow.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 400, `the page is ${width} px wide at 400`);
+    await shot(narrow, 'narrow');
+    return { total, failed };
   },
 };
 

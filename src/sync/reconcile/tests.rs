@@ -75,12 +75,21 @@ fn html_escapes_lists_failures_first_and_forbids_scripts() {
         updated_at: String::new(),
         sharepoint: String::new(),
     }];
-    let page = report::html(&rows, &RunSummary::default(), &[], &Default::default());
-    assert!(!page.contains("<script>") && !page.contains("<img src=x"));
+    let page = report::html(
+        &rows,
+        &RunSummary::default(),
+        &[],
+        &Default::default(),
+        chrono::Utc::now(),
+    );
+    // The page's own script, once, and nothing injected.
+    assert_eq!(page.matches("<script").count(), 1);
+    assert!(page.contains(&format!("<script>{}</script>", report::SCRIPT)));
+    assert!(!page.contains("<img src=x"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;onerror=x.jpg"));
     assert!(page.contains(&format!(
         "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
-        report::HTML_CSP
+        *report::HTML_CSP
     )));
     let attention = page.find("Needs attention (1)").unwrap();
     let all = page.find("All photos").unwrap();

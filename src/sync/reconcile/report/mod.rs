@@ -8,20 +8,20 @@
 //! Content-Security-Policy.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
 use serde::Serialize;
 
+mod page;
 mod thumbnails;
+
+pub use page::{HTML_CSP, SCRIPT, html};
 
 pub use thumbnails::{THUMBNAILS_KEY, thumbnail_key};
 
 use super::RunSummary;
 use super::targets;
-use crate::html::escape;
 use crate::problem::ProblemCode;
 use crate::store::{BlobProperties, StoreError, WriteMode};
 use crate::sync::flow::Flow;
@@ -38,10 +38,6 @@ pub const CSV_HEADER: [&str; 8] = [
     "updated_at",
     "sharepoint",
 ];
-
-/// The page's policy: no script, no remote anything; inline style and
-/// `data:` thumbnails only.
-pub const HTML_CSP: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 
 /// At most this many thumbnails are embedded, so the page stays light in a
 /// browser for tenants of any size (about 1.5 KB each).
@@ -192,145 +188,6 @@ pub fn advice(code: &str) -> &'static str {
     ProblemCode::parse(code).map_or("", ProblemCode::advice)
 }
 
-/// A self-contained page: counts, failures first with what to do, then
-/// every photo with a small thumbnail where one exists.
-pub fn html(
-    rows: &[Row],
-    summary: &RunSummary,
-    configuration: &[targets::ConfigurationProblem],
-    thumbnails: &BTreeMap<String, Bytes>,
-) -> String {
-    let mut page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"{HTML_CSP}\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>photosync report</title><style>\
-         body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
-         table{{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto;max-width:100%}}td{{overflow-wrap:break-word}}\
-         @media (max-width:600px){{body{{margin:8px}}td,th{{padding:2px 4px}}h1{{font-size:1.5em}}}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}}\
-         th{{background:#f4f4f4}}.failed{{color:#a00}}.counts td{{font-weight:bold}}.banner{{background:#fff4ce;border:1px solid #d9b300;padding:8px 12px;font-weight:bold}}caption{{text-align:left;font-weight:bold;padding:4px 0}}img{{width:48px;height:48px;border-radius:50%}}\
-         </style></head><body><h1>photosync report</h1>"
-    );
-    if summary.dry_run {
-        page.push_str(
-            "<p class=\"banner\">Dry run — nothing was changed in Microsoft 365. \
-             Thumbnails and this report were written; set the app's credentials \
-             (and leave PHOTOSYNC_DRY_RUN unset) to update profile photos.</p>",
-        );
-    }
-    let _ = write!(
-        page,
-        "<p>Generated {} UTC by photosync {} from {}.</p>\
-         <p>This run: {} examined, {} worked on, {} left for the next run, {} removed, {} removal(s) held.</p>\
-         <table class=\"counts\"><caption>Photos by status (the whole ledger)</caption><tr>",
-        Utc::now().format("%Y-%m-%d %H:%M"),
-        env!("CARGO_PKG_VERSION"),
-        escape(&summary.source),
-        summary.examined,
-        summary.worked,
-        summary.left,
-        summary.removed,
-        summary.held
-    );
-    for status in summary.counts.keys() {
-        let _ = write!(page, "<th>{}</th>", escape(status.as_str()));
-    }
-    page.push_str("</tr><tr>");
-    for n in summary.counts.values() {
-        let _ = write!(page, "<td>{n}</td>");
-    }
-    page.push_str("</tr></table>");
-
-    if !configuration.is_empty() {
-        let _ = write!(
-            page,
-            "<h2>Configuration problems ({})</h2><table><tr><th>target</th><th>problem</th><th>photos held up</th><th>what to do</th></tr>",
-            configuration.len()
-        );
-        for c in configuration {
-            let _ = write!(
-                page,
-                "<tr class=\"failed\"><td>{}</td><td><code>{}</code> {}</td><td>{}</td><td>{}</td></tr>",
-                c.target.as_str(),
-                c.code,
-                escape(&c.message),
-                c.photos,
-                escape(c.code.advice())
-            );
-        }
-        page.push_str("</table>");
-    }
-    // Photos held up only by a configuration problem are counted above, not listed.
-    let failures: Vec<&Row> = rows
-        .iter()
-        .filter(|r| !r.code.is_empty())
-        .filter(|r| !configuration.iter().any(|c| c.code.as_str() == r.code))
-        .collect();
-    let _ = write!(page, "<h2>Needs attention ({})</h2>", failures.len());
-    if !summary.failures.is_empty() {
-        page.push_str("<table><caption>By cause</caption><tr><th>problem</th><th>photos</th><th>what to do</th></tr>");
-        let mut causes: Vec<(&String, &usize)> = summary.failures.iter().collect();
-        causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for (code, n) in causes {
-            let _ = write!(
-                page,
-                "<tr class=\"failed\"><td><code>{}</code></td><td>{n}</td><td>{}</td></tr>",
-                escape(code),
-                escape(advice(code))
-            );
-        }
-        page.push_str("</table>");
-    }
-    if !failures.is_empty() {
-        page.push_str("<table><tr><th>photo</th><th>user</th><th>status</th><th>problem</th><th>what to do</th></tr>");
-        for r in failures {
-            let _ = write!(
-                page,
-                "<tr class=\"failed\"><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code> {}</td><td>{}</td></tr>",
-                escape(&r.photo),
-                escape(&r.user),
-                escape(&r.status),
-                escape(&r.code),
-                escape(&r.detail),
-                escape(advice(&r.code))
-            );
-        }
-        page.push_str("</table>");
-    }
-    if !summary.mapping_notes.is_empty() {
-        page.push_str("<h2>Mapping files</h2><table><tr><th>file</th><th>note</th></tr>");
-        for (file, note) in &summary.mapping_notes {
-            let _ = write!(
-                page,
-                "<tr><td>{}</td><td>{}</td></tr>",
-                escape(file),
-                escape(note)
-            );
-        }
-        page.push_str("</table>");
-    }
-    page.push_str("<h2>All photos</h2><table><tr><th></th><th>photo</th><th>user</th><th>status</th><th>detail</th><th>updated (UTC)</th></tr>");
-    for r in rows {
-        let image = thumbnails.get(&r.photo).map_or_else(String::new, |jpeg| {
-            format!(
-                "<img alt=\"\" src=\"data:image/jpeg;base64,{}\">",
-                base64::engine::general_purpose::STANDARD.encode(jpeg)
-            )
-        });
-        let _ = write!(
-            page,
-            "<tr><td>{image}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&r.photo),
-            escape(&r.user),
-            escape(&r.status),
-            escape(&r.detail),
-            escape(&shown_time(&r.updated_at))
-        );
-    }
-    page.push_str("</table></body></html>\n");
-    page
-}
-
 /// Writes reports; keeps the small thumbnails they embed between runs.
 #[derive(Debug, Default)]
 pub(crate) struct ReportWriter {
@@ -399,7 +256,14 @@ impl ReportWriter {
         let table = Bytes::from(csv(&rows));
         put_report(flow, "reports/latest.csv", table, "text/csv; charset=utf-8").await?;
         let thumbnails = self.thumbnails.for_records(flow, records, written).await;
-        let page = Bytes::from(html(&rows, summary, &configuration, &thumbnails));
+        let run_started = generated_at - summary.elapsed;
+        let page = Bytes::from(html(
+            &rows,
+            summary,
+            &configuration,
+            &thumbnails,
+            run_started,
+        ));
         put_report(
             flow,
             "reports/latest.html",
@@ -414,13 +278,6 @@ impl ReportWriter {
         }
         Ok(())
     }
-}
-
-/// `2026-12-02T18:55:03Z` as people read it on a page: `2026-12-02 18:55`.
-fn shown_time(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|_| rfc3339.to_owned())
 }
 
 /// Writes one report file, for browsers to fetch afresh each time.

@@ -25,7 +25,8 @@ pub(crate) struct Cache {
 }
 
 /// The embedded thumbnails of the last report, in the state container:
-/// a JSON object of `photo\nsha256` → base64 JPEG (at most
+/// a JSON object of `photo\nsha256` → base64 JPEG, empty for a thumbnail
+/// that was not there (at most
 /// [`MAX_EMBEDDED_THUMBNAILS`], about 3 MB).
 pub const THUMBNAILS_KEY: &str = "index/report-thumbnails.json";
 
@@ -83,8 +84,15 @@ impl Cache {
                     if let Some(bytes) = hit {
                         return Some((photo, cache_key, bytes));
                     }
-                    let blob = flow.stores().thumbnails.get(&name).await.ok()?;
-                    Some((photo, cache_key, blob.bytes))
+                    match flow.stores().thumbnails.get(&name).await {
+                        Ok(blob) => Some((photo, cache_key, blob.bytes)),
+                        // Remembered as absent (empty), so a missing thumbnail
+                        // costs one read, not one per run: only a sync writes
+                        // thumbnails, and it hands them over in `written`.
+                        Err(StoreError::NotFound { .. }) => Some((photo, cache_key, Bytes::new())),
+                        // Read again next run.
+                        Err(_) => None,
+                    }
                 }
             })
             .buffer_unordered(16)
@@ -95,7 +103,9 @@ impl Cache {
         let mut fresh = HashMap::new();
         for (photo, cache_key, bytes) in fetched {
             fresh.insert(cache_key, bytes.clone());
-            found.insert(photo, bytes);
+            if !bytes.is_empty() {
+                found.insert(photo, bytes);
+            }
         }
         let changed = fresh.len() != stored.len() || fresh.keys().any(|k| !stored.contains_key(k));
         if changed {
