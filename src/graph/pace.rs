@@ -40,7 +40,7 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(10);
 
 /// What share of the window that was throttled counts as working: the
 /// level the window returns to quickly after a 429.
-const BACKOFF: f64 = 0.8;
+const BACKOFF: f64 = 0.85;
 
 /// The process's photo-call pacer; one per Graph client.
 #[derive(Debug)]
@@ -313,7 +313,7 @@ mod tests {
     async fn after_a_429_it_returns_to_the_good_level_and_probes_rarely() {
         let pacer = Pacer::new(8, 16);
         pacer.slot("x").await.answered(Answer::Throttled(None));
-        // Window 4, known good 8 × 0.8 = 6: back to 6 within a few answers.
+        // Window 4, known good ⌊8 × 0.85⌋ = 6: back to 6 within a few answers.
         for i in 0..2 {
             pacer.slot(&format!("u{i}")).await.answered(Answer::Served);
         }
