@@ -157,7 +157,9 @@ impl Reconciler {
             }
         }
 
-        let mut outcomes = work::run_all(flow, jobs, settings, started, progress, stop).await;
+        let written = report::Written::default();
+        let mut outcomes =
+            work::run_all(flow, jobs, settings, started, progress, stop, &written).await;
 
         let listed: HashSet<&str> = listing.photos.iter().map(|(n, _)| n.as_str()).collect();
         let removals = removal::remove_all(flow, &records, &listed, settings).await;
@@ -180,7 +182,9 @@ impl Reconciler {
             })
             .collect();
         if !promoted.is_empty() {
-            outcomes.extend(work::run_all(flow, promoted, settings, started, progress, stop).await);
+            outcomes.extend(
+                work::run_all(flow, promoted, settings, started, progress, stop, &written).await,
+            );
         }
         let mut summary = RunSummary {
             examined: listing.photos.len() + listing.unusable.len(),
@@ -203,14 +207,11 @@ impl Reconciler {
         let mut after = records;
         let mut touched: Vec<String> = removals.removed.into_iter().chain(removals.held).collect();
         let mut index_due = index_stale || !touched.is_empty();
-        let mut small = HashMap::new();
+        let small = written.into_map();
         for worked in outcomes.into_iter().filter(|o| o.done == Some(true)) {
             index_due = true;
             match worked.written {
                 Some(v) => {
-                    if let Some(jpeg) = worked.small {
-                        small.insert(report::thumbnail_key(&v.record), jpeg);
-                    }
                     after.insert(worked.photo, *v);
                 }
                 None => touched.push(worked.photo),

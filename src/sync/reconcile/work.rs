@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio::time::Instant;
 
+use super::report::{self, Written};
 use super::summary::Progress;
 use crate::config::ReconcileSettings;
 use crate::sync::flow::{Flow, PhotoJob, PhotoOutcome};
@@ -62,10 +62,9 @@ pub(super) struct Worked {
     /// `Some(true)` worked on, `Some(false)` only checked, `None` left for
     /// the next run (budget spent or stop asked).
     pub done: Option<bool>,
-    /// Its record as the work wrote it (the report needs no read-back).
+    /// Its record as the work wrote it (the report needs no read-back;
+    /// its report thumbnail goes to the run's [`Written`]).
     pub written: Option<Box<Versioned>>,
-    /// Its report thumbnail as the work wrote it (likewise).
-    pub small: Option<Bytes>,
 }
 
 /// Runs everything: first the newest photo of each person (and the drift
@@ -79,6 +78,7 @@ pub(super) async fn run_all(
     started: Instant,
     progress: &(dyn Fn(Progress) + Sync),
     stop: &AtomicBool,
+    thumbnails: &Written,
 ) -> Vec<Worked> {
     progress(Progress::Planned(jobs.len()));
     let budget = Budget {
@@ -89,8 +89,8 @@ pub(super) async fn run_all(
     };
     let (first, second) = waves(jobs);
     let concurrency = settings.concurrency;
-    let mut outcomes = wave(flow, first, concurrency, &budget, progress).await;
-    outcomes.extend(wave(flow, second, concurrency, &budget, progress).await);
+    let mut outcomes = wave(flow, first, concurrency, &budget, progress, thumbnails).await;
+    outcomes.extend(wave(flow, second, concurrency, &budget, progress, thumbnails).await);
     outcomes
 }
 
@@ -153,6 +153,7 @@ async fn wave(
     concurrency: usize,
     budget: &Budget<'_>,
     progress: &(dyn Fn(Progress) + Sync),
+    thumbnails: &Written,
 ) -> Vec<Worked> {
     // Listing order is by name: stable, so what is left runs first next time
     // only if still due, and nothing starves.
@@ -166,6 +167,9 @@ async fn wave(
                 (None, None)
             };
             let (written, small) = outcome.map_or((None, None), |o| (o.written, o.small));
+            if let (Some(v), Some(jpeg)) = (&written, small) {
+                thumbnails.keep(report::thumbnail_key(&v.record), jpeg);
+            }
             // Every job that ran counts towards the bar's total, including a
             // drift check that found nothing to do.
             if done.is_some() {
@@ -175,7 +179,6 @@ async fn wave(
                 photo,
                 done,
                 written,
-                small,
             }
         })
         .buffer_unordered(concurrency)

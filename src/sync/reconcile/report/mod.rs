@@ -18,6 +18,7 @@ mod thumbnails;
 
 pub use page::{HTML_CSP, SCRIPT, html};
 
+pub(crate) use thumbnails::Written;
 pub use thumbnails::{THUMBNAILS_KEY, thumbnail_key};
 
 use super::RunSummary;

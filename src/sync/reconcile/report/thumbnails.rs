@@ -132,7 +132,55 @@ impl Cache {
     }
 }
 
+/// The report thumbnails this run wrote, as many as a report embeds: the
+/// first by cache key (the photo name first, as the report picks them by
+/// name). Kept as they come, so a run of 100,000 new photos holds 2,000
+/// thumbnails (about 3 MB), not all of them (about 150 MB). A thumbnail
+/// trimmed here is read back from storage if the report wants it.
+#[derive(Debug, Default)]
+pub(crate) struct Written(Mutex<BTreeMap<String, Bytes>>);
+
+impl Written {
+    /// Keeps `jpeg` under `key` if it is among the first [`MAX_EMBEDDED_THUMBNAILS`].
+    pub(crate) fn keep(&self, key: String, jpeg: Bytes) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.insert(key, jpeg);
+        if kept.len() > MAX_EMBEDDED_THUMBNAILS {
+            kept.pop_last();
+        }
+    }
+
+    /// What was kept.
+    pub(crate) fn into_map(self) -> HashMap<String, Bytes> {
+        self.0
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .collect()
+    }
+}
+
 /// A thumbnail's key in the cache: the photo and the bytes it was made from.
 pub fn thumbnail_key(record: &Record) -> String {
     format!("{}\n{}", record.photo, record.sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_keeps_only_the_thumbnails_a_report_embeds_first_by_name() {
+        let written = Written::default();
+        // In any order, as the work finishes.
+        for i in (0..MAX_EMBEDDED_THUMBNAILS + 50).rev() {
+            written.keep(format!("user{i:06}.jpg\nsha"), Bytes::from_static(b"jpeg"));
+        }
+        let kept = written.into_map();
+        assert_eq!(kept.len(), MAX_EMBEDDED_THUMBNAILS);
+        assert!(kept.contains_key("user000000.jpg\nsha"));
+        let last = format!("user{:06}.jpg\nsha", MAX_EMBEDDED_THUMBNAILS - 1);
+        assert!(kept.contains_key(&last));
+        assert!(!kept.contains_key(&format!("user{:06}.jpg\nsha", MAX_EMBEDDED_THUMBNAILS)));
+    }
 }
