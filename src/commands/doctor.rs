@@ -9,6 +9,7 @@ use futures::StreamExt as _;
 
 use crate::config::{Settings, SettingsError, StorageKind, StorageSettings};
 use crate::graph::{GraphClient, PhotoPolicy, REQUIRED_PERMISSIONS, grant_hint};
+use crate::identity::Credentials;
 use crate::identity::claims::Roles;
 use crate::store::{BlobProperties, Store, StoreError, WriteMode};
 
@@ -82,7 +83,7 @@ pub async fn run(settings: &Settings) -> bool {
     for line in settings_lines(settings) {
         print(line);
     }
-    for line in storage_lines(settings).await {
+    for line in storage_lines(&settings.storage, settings).await {
         print(line);
     }
     for line in graph_lines(settings).await {
@@ -122,8 +123,7 @@ fn settings_lines(settings: &Settings) -> Vec<Line> {
     lines
 }
 
-async fn storage_lines(settings: &Settings) -> Vec<Line> {
-    let storage = &settings.storage;
+async fn storage_lines(storage: &StorageSettings, settings: &Settings) -> Vec<Line> {
     if matches!(storage.kind, StorageKind::Unconfigured) {
         return vec![fix(
             "storage: not configured",
@@ -222,18 +222,17 @@ async fn graph_lines(settings: &Settings) -> Vec<Line> {
         }
     };
     let mut lines = vec![good(format!("Microsoft Graph: token obtained ({kind})"))];
-    let for_the_app = credentials.speaks_for_the_app();
-    lines.push(match roles.missing(&REQUIRED_PERMISSIONS) {
-        _ if !for_the_app => note(
+    lines.push(match (credentials, roles.missing(&REQUIRED_PERMISSIONS)) {
+        (Credentials::AzureCli { .. }, _) => note(
             "Graph permissions: not checked: your Azure CLI sign-in acts with your own \
              (delegated) rights; run doctor where the app runs to check the app's grant",
         ),
-        None => note("Graph permissions: the token does not list them (not a readable JWT)"),
-        Some(missing) if missing.is_empty() => good(format!(
+        (_, None) => note("Graph permissions: the token does not list them (not a readable JWT)"),
+        (_, Some(missing)) if missing.is_empty() => good(format!(
             "Graph permissions: {}",
             REQUIRED_PERMISSIONS.join(", ")
         )),
-        Some(missing) => fix(
+        (_, Some(missing)) => fix(
             format!(
                 "Graph permissions: the app's token lacks {}",
                 missing.join(", ")
@@ -243,7 +242,7 @@ async fn graph_lines(settings: &Settings) -> Vec<Line> {
     });
     if let Roles::Granted(held) = &roles
         && !held.iter().any(|r| r.starts_with("PeopleSettings."))
-        && for_the_app
+        && !matches!(credentials, Credentials::AzureCli { .. })
     {
         lines.push(note(
             "photo update policy: not checked (optional PeopleSettings.Read.All not granted)",
