@@ -9,7 +9,6 @@ use futures::StreamExt as _;
 
 use crate::config::{Settings, SettingsError, StorageKind, StorageSettings};
 use crate::graph::{GraphClient, PhotoPolicy, REQUIRED_PERMISSIONS, grant_hint};
-use crate::identity::Credentials;
 use crate::identity::claims::Roles;
 use crate::store::{BlobProperties, Store, StoreError, WriteMode};
 
@@ -83,7 +82,7 @@ pub async fn run(settings: &Settings) -> bool {
     for line in settings_lines(settings) {
         print(line);
     }
-    for line in storage_lines(&settings.storage, settings).await {
+    for line in storage_lines(settings).await {
         print(line);
     }
     for line in graph_lines(settings).await {
@@ -123,7 +122,8 @@ fn settings_lines(settings: &Settings) -> Vec<Line> {
     lines
 }
 
-async fn storage_lines(storage: &StorageSettings, settings: &Settings) -> Vec<Line> {
+async fn storage_lines(settings: &Settings) -> Vec<Line> {
+    let storage = &settings.storage;
     if matches!(storage.kind, StorageKind::Unconfigured) {
         return vec![fix(
             "storage: not configured",
@@ -222,17 +222,18 @@ async fn graph_lines(settings: &Settings) -> Vec<Line> {
         }
     };
     let mut lines = vec![good(format!("Microsoft Graph: token obtained ({kind})"))];
-    lines.push(match (credentials, roles.missing(&REQUIRED_PERMISSIONS)) {
-        (Credentials::AzureCli { .. }, _) => note(
+    let for_the_app = credentials.speaks_for_the_app();
+    lines.push(match roles.missing(&REQUIRED_PERMISSIONS) {
+        _ if !for_the_app => note(
             "Graph permissions: not checked: your Azure CLI sign-in acts with your own \
              (delegated) rights; run doctor where the app runs to check the app's grant",
         ),
-        (_, None) => note("Graph permissions: the token does not list them (not a readable JWT)"),
-        (_, Some(missing)) if missing.is_empty() => good(format!(
+        None => note("Graph permissions: the token does not list them (not a readable JWT)"),
+        Some(missing) if missing.is_empty() => good(format!(
             "Graph permissions: {}",
             REQUIRED_PERMISSIONS.join(", ")
         )),
-        (_, Some(missing)) => fix(
+        Some(missing) => fix(
             format!(
                 "Graph permissions: the app's token lacks {}",
                 missing.join(", ")
@@ -242,7 +243,7 @@ async fn graph_lines(settings: &Settings) -> Vec<Line> {
     });
     if let Roles::Granted(held) = &roles
         && !held.iter().any(|r| r.starts_with("PeopleSettings."))
-        && !matches!(credentials, Credentials::AzureCli { .. })
+        && for_the_app
     {
         lines.push(note(
             "photo update policy: not checked (optional PeopleSettings.Read.All not granted)",

@@ -87,6 +87,13 @@ impl Credentials {
             Self::AzureCli { .. } => azure_cli::KIND,
         }
     }
+
+    /// Whether its tokens carry the app's own application permissions in
+    /// `roles`. An admin's Azure CLI sign-in does not: its tokens carry the
+    /// admin's delegated rights (`scp`) and say nothing of the app's grant.
+    pub fn speaks_for_the_app(&self) -> bool {
+        !matches!(self, Self::AzureCli { .. })
+    }
 }
 
 /// Why no token could be had. `Clone`: every caller waiting on one fetch gets

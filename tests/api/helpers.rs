@@ -213,18 +213,12 @@ impl TestApp {
     /// Runs a CLI command of the same binary against this app's containers
     /// and settings, off the async runtime (the fakes serve on it).
     pub async fn cli(&self, args: &[&str]) -> (ExitStatus, String, String) {
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let env: Vec<(String, String)> = self
+        let env = self
             .env
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_binary(&args, &pairs(&env))
-        })
-        .await
-        .expect("the command ran")
+        run_binary_off_runtime(args, env).await
     }
 }
 
@@ -344,17 +338,25 @@ pub async fn fresh_containers() -> (HashMap<String, String>, photosync::store::S
     (env, stores)
 }
 
-/// Runs the binary to completion off the runtime the fakes serve on:
-/// exit code, stdout, stderr.
-pub async fn photosync(args: &[&str], env: Vec<(String, String)>) -> (i32, String, String) {
+/// [`run_binary`] off the runtime the fakes serve on.
+async fn run_binary_off_runtime(
+    args: &[&str],
+    env: Vec<(String, String)>,
+) -> (ExitStatus, String, String) {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (status, out, err) = run_binary(&args, &pairs(&env));
-        (status.code().unwrap_or(-1), out, err)
+        run_binary(&args, &pairs(&env))
     })
     .await
-    .unwrap()
+    .expect("the command ran")
+}
+
+/// Runs the binary to completion off the runtime the fakes serve on:
+/// exit code, stdout, stderr.
+pub async fn photosync(args: &[&str], env: Vec<(String, String)>) -> (i32, String, String) {
+    let (status, out, err) = run_binary_off_runtime(args, env).await;
+    (status.code().unwrap_or(-1), out, err)
 }
 
 /// Fresh containers in Azurite and the fake's app-registration settings.

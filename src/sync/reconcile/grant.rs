@@ -40,12 +40,7 @@ pub(super) struct Verdict {
 /// (the default verdict) when the token cannot be had (the photos' own
 /// failures say why), does not list its roles, or is an admin's own.
 pub(super) async fn check(graph: &GraphClient, state: &Store) -> Verdict {
-    // An admin's own Azure CLI token carries delegated rights (`scp`), not
-    // the app's roles: it says nothing about the deployed app's grant.
-    if matches!(
-        graph.tokens().credentials(),
-        crate::identity::Credentials::AzureCli { .. }
-    ) {
+    if !graph.tokens().credentials().speaks_for_the_app() {
         return Verdict::default();
     }
     let missing = match graph.missing_permissions().await {

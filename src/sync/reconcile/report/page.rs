@@ -188,12 +188,17 @@ fn all_photos(
 ) {
     // Rows carry whole seconds: a row written in the run's first second counts.
     let run_started = run_started.trunc_subsecs(0);
-    let changed_now =
-        |r: &Row| DateTime::parse_from_rfc3339(&r.updated_at).is_ok_and(|t| t >= run_started);
-    let mut ordered: Vec<&Row> = rows.iter().collect();
+    let mut ordered: Vec<(bool, &Row)> = rows
+        .iter()
+        .map(|r| {
+            let changed =
+                DateTime::parse_from_rfc3339(&r.updated_at).is_ok_and(|t| t >= run_started);
+            (changed, r)
+        })
+        .collect();
     // Stable: within each group the ledger's order (by name) stays.
-    ordered.sort_by_key(|r| !changed_now(r));
-    let changed = ordered.iter().filter(|r| changed_now(r)).count();
+    ordered.sort_by_key(|(changed, _)| !changed);
+    let changed = ordered.iter().filter(|(changed, _)| *changed).count();
     let statuses: BTreeSet<&str> = rows.iter().map(|r| r.status.as_str()).collect();
     let _ = write!(
         page,
@@ -210,14 +215,14 @@ fn all_photos(
         "</select><span id=\"shown\"></span></div><table id=\"photos\" class=\"rows\"><thead><tr><th></th>\
          <th>photo</th><th>user</th><th>status</th><th>detail</th><th>updated</th></tr></thead><tbody>",
     );
-    for r in ordered {
+    for (changed, r) in ordered {
         let image = thumbnails.get(&r.photo).map_or_else(String::new, |jpeg| {
             format!(
                 "<img alt=\"\" src=\"data:image/jpeg;base64,{}\">",
                 base64::engine::general_purpose::STANDARD.encode(jpeg)
             )
         });
-        let (class, mark) = if changed_now(r) {
+        let (class, mark) = if changed {
             (" class=\"changed\"", " <span class=\"new\">this run</span>")
         } else {
             ("", "")
