@@ -40,7 +40,7 @@ struct Line<'a> {
 }
 
 /// The records of the last index, by ledger key.
-pub(super) type Entries = HashMap<String, Versioned>;
+pub(super) type Entries = HashMap<String, Box<Versioned>>;
 
 /// Reads the index; an absent, unreadable or foreign one is empty (the
 /// records are then read one by one, as before the index existed). Only a
@@ -82,10 +82,10 @@ fn parse(gz: &[u8]) -> Result<Entries, String> {
         };
         entries.insert(
             Ledger::key(&name),
-            Versioned {
+            Box::new(Versioned {
                 record: parsed.record.into_owned(),
                 etag,
-            },
+            }),
         );
     }
     Ok(entries)

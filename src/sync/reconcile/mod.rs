@@ -91,7 +91,7 @@ impl Reconciler {
             .iter()
             .filter_map(|c| c.photo.clone())
             .collect();
-        let records: HashMap<String, Versioned> = scan
+        let records: HashMap<String, Box<Versioned>> = scan
             .records
             .into_iter()
             .map(|v| (v.record.photo.clone(), v))
@@ -120,7 +120,7 @@ impl Reconciler {
                 // The scan just read it: the flow need not read it again.
                 known: records
                     .get(name.as_str())
-                    .map_or(Known::Absent, |v| Known::Record(Box::new(v.clone()))),
+                    .map_or(Known::Absent, |v| Known::Record(v.clone())),
             };
             match next_action(record, &seen, &ctx) {
                 Action::Sync(why) => {
@@ -149,7 +149,7 @@ impl Reconciler {
                     if let Some(current) = records.get(name.as_str()) {
                         jobs.push(Work::Reinstate {
                             job,
-                            current: Box::new(current.clone()),
+                            current: current.clone(),
                         });
                     }
                 }
@@ -212,7 +212,7 @@ impl Reconciler {
             index_due = true;
             match worked.written {
                 Some(v) => {
-                    after.insert(worked.photo, *v);
+                    after.insert(worked.photo, v);
                 }
                 None => touched.push(worked.photo),
             }
@@ -223,7 +223,7 @@ impl Reconciler {
             };
             match flow.ledger().get(&name).await {
                 Ok(Some(v)) => {
-                    after.insert(photo, v);
+                    after.insert(photo, Box::new(v));
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(photo, "cannot re-read the record for the report: {e}"),
@@ -231,7 +231,7 @@ impl Reconciler {
         }
         if index_due {
             // The next run reads the ledger from it; a failure costs reads, not photos.
-            if let Err(e) = flow.ledger().save_index(after.values()).await {
+            if let Err(e) = flow.ledger().save_index(after.values().map(|v| &**v)).await {
                 tracing::warn!("cannot write the ledger index: {e}");
             }
         }

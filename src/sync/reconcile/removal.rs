@@ -39,7 +39,7 @@ fn at_stake(record: &Record) -> bool {
 /// the guard; `records` are all of the ledger's.
 pub(super) async fn remove_all(
     flow: &Flow,
-    records: &HashMap<String, Versioned>,
+    records: &HashMap<String, Box<Versioned>>,
     listed: &HashSet<&str>,
     settings: &ReconcileSettings,
 ) -> Removals {
@@ -47,6 +47,7 @@ pub(super) async fn remove_all(
         .values()
         .filter(|v| !listed.contains(v.record.photo.as_str()))
         .filter(|v| v.record.status != Status::Removed)
+        .map(|v| &**v)
         .collect();
     gone.sort_by(|a, b| a.record.photo.cmp(&b.record.photo));
     let stake = gone.iter().filter(|v| at_stake(&v.record)).count();
@@ -126,7 +127,7 @@ async fn mark_removed(
     flow: &Flow,
     versioned: &Versioned,
     delete_photo: bool,
-    records: &HashMap<String, Versioned>,
+    records: &HashMap<String, Box<Versioned>>,
     listed: &HashSet<&str>,
 ) -> Option<Option<PhotoName>> {
     let mut record = versioned.record.clone();
@@ -187,7 +188,7 @@ async fn promote_next(
     removed: &Record,
     folder: &str,
     entry_etag: &ETag,
-    records: &HashMap<String, Versioned>,
+    records: &HashMap<String, Box<Versioned>>,
     listed: &HashSet<&str>,
 ) -> Option<PhotoName> {
     let next = records

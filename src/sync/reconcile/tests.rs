@@ -18,10 +18,13 @@ fn row(photo: &str, detail: &str) -> report::Row {
 
 #[test]
 fn csv_has_the_exact_header_a_bom_and_quoted_fields() {
-    let bytes = report::csv(&[row(
-        "hr/o'brien, pat.jpg",
-        "no user has userPrincipalName `o'brien, pat`",
-    )]);
+    let bytes = report::csv(report::Rows::new(
+        &[row(
+            "hr/o'brien, pat.jpg",
+            "no user has userPrincipalName `o'brien, pat`",
+        )],
+        &[],
+    ));
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let mut lines = text.lines();
@@ -50,7 +53,7 @@ fn no_csv_cell_can_be_a_formula() {
         "\rCR",
     ];
     for cell in hostile {
-        let bytes = report::csv(&[row(cell, cell)]);
+        let bytes = report::csv(report::Rows::new(&[row(cell, cell)], &[]));
         let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
@@ -59,7 +62,10 @@ fn no_csv_cell_can_be_a_formula() {
         }
     }
     // Ordinary values stay as they are.
-    let bytes = report::csv(&[row("alice@contoso.com.jpg", "a - b")]);
+    let bytes = report::csv(report::Rows::new(
+        &[row("alice@contoso.com.jpg", "a - b")],
+        &[],
+    ));
     assert!(String::from_utf8_lossy(&bytes).contains("\"alice@contoso.com.jpg\""));
 }
 
@@ -76,7 +82,7 @@ fn html_escapes_lists_failures_first_and_forbids_scripts() {
         sharepoint: String::new(),
     }];
     let page = report::html(
-        &rows,
+        report::Rows::new(&rows, &[]),
         &RunSummary::default(),
         &[],
         &Default::default(),

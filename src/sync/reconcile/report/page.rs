@@ -20,7 +20,7 @@ use bytes::Bytes;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use sha2::Digest as _;
 
-use super::{Row, advice};
+use super::{Row, Rows, advice};
 use crate::html::escape;
 use crate::sync::reconcile::{RunSummary, targets};
 
@@ -53,7 +53,7 @@ fn time(rfc3339: &str) -> String {
 /// every photo with a small thumbnail where one exists.
 /// `run_started`: rows updated since are "changed in this run" and come first.
 pub fn html(
-    rows: &[Row],
+    rows: Rows<'_>,
     summary: &RunSummary,
     configuration: &[targets::ConfigurationProblem],
     thumbnails: &BTreeMap<String, Bytes>,
@@ -125,7 +125,7 @@ pub fn html(
         page.push_str("</table>");
     }
     // Photos held up only by a configuration problem are counted above, not listed.
-    let failures: Vec<&Row> = rows
+    let failures: Vec<std::borrow::Cow<'_, Row>> = rows
         .iter()
         .filter(|r| !r.code.is_empty())
         .filter(|r| !configuration.iter().any(|c| c.code.as_str() == r.code))
@@ -182,24 +182,16 @@ pub fn html(
 /// the status filter (hidden until the script shows them).
 fn all_photos(
     page: &mut String,
-    rows: &[Row],
+    rows: Rows<'_>,
     thumbnails: &BTreeMap<String, Bytes>,
     run_started: DateTime<Utc>,
 ) {
     // Rows carry whole seconds: a row written in the run's first second counts.
     let run_started = run_started.trunc_subsecs(0);
-    let mut ordered: Vec<(bool, &Row)> = rows
-        .iter()
-        .map(|r| {
-            let changed =
-                DateTime::parse_from_rfc3339(&r.updated_at).is_ok_and(|t| t >= run_started);
-            (changed, r)
-        })
-        .collect();
-    // Stable: within each group the ledger's order (by name) stays.
-    ordered.sort_by_key(|(changed, _)| !changed);
-    let changed = ordered.iter().filter(|(changed, _)| *changed).count();
-    let statuses: BTreeSet<&str> = rows.iter().map(|r| r.status.as_str()).collect();
+    let is_changed =
+        |r: &Row| DateTime::parse_from_rfc3339(&r.updated_at).is_ok_and(|t| t >= run_started);
+    let changed = rows.iter().filter(|r| is_changed(r)).count();
+    let statuses: BTreeSet<String> = rows.iter().map(|r| r.status.clone()).collect();
     let _ = write!(
         page,
         "<h2>All photos ({})</h2><p>{changed} changed in this run, listed first.</p>\
@@ -208,13 +200,20 @@ fn all_photos(
          <select id=\"status\" aria-label=\"Status\"><option value=\"\">every status</option>",
         rows.len()
     );
-    for status in statuses {
+    for status in &statuses {
         let _ = write!(page, "<option>{}</option>", escape(status));
     }
     page.push_str(
         "</select><span id=\"shown\"></span></div><table id=\"photos\" class=\"rows\"><thead><tr><th></th>\
          <th>photo</th><th>user</th><th>status</th><th>detail</th><th>updated</th></tr></thead><tbody>",
     );
+    // Changed rows first, then the rest; each group in the ledger's order
+    // (by name). Two passes over the rows, so none is held beyond its line.
+    let ordered = rows
+        .iter()
+        .filter(|r| is_changed(r))
+        .map(|r| (true, r))
+        .chain(rows.iter().filter(|r| !is_changed(r)).map(|r| (false, r)));
     for (changed, r) in ordered {
         let image = thumbnails.get(&r.photo).map_or_else(String::new, |jpeg| {
             format!(
