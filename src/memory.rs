@@ -138,6 +138,17 @@ pub fn cap_malloc_arenas() {
     }
 }
 
+/// Hands the allocator's wholly free pages back to the system, after a run
+/// dropped something large (the listing, a report file): the next large
+/// allocation then starts from what is live, not from the high-water mark.
+pub fn release_free_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

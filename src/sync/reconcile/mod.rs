@@ -201,6 +201,7 @@ impl Reconciler {
         // report needs room for.
         drop(listed);
         drop(listing.photos);
+        crate::memory::release_free_pages();
 
         // Only what this run touched changed: take the records its work
         // wrote, re-read the others it touched, keep the rest.
@@ -235,6 +236,7 @@ impl Reconciler {
                 tracing::warn!("cannot write the ledger index: {e}");
             }
         }
+        crate::memory::release_free_pages();
         let mut rows: Vec<&Record> = after.values().map(|v| &v.record).collect();
         rows.sort_by(|a, b| a.photo.cmp(&b.photo));
         summary.counts = summary::counts(&rows);

@@ -298,8 +298,10 @@ impl ReportWriter {
         )
         .await?;
         put_report(flow, &history, json, "application/json").await?;
+        crate::memory::release_free_pages();
         let table = Bytes::from(csv(rows));
         put_report(flow, "reports/latest.csv", table, "text/csv; charset=utf-8").await?;
+        crate::memory::release_free_pages();
         let thumbnails = self.thumbnails.for_records(flow, records, written).await;
         let run_started = generated_at - summary.elapsed;
         let page = Bytes::from(html(
