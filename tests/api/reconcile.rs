@@ -20,14 +20,17 @@ pub(crate) async fn reconcile(app: &TestApp) -> String {
     let response = app.invoke("Reconcile", "inv-timer", tick()).await;
     let status = response.status();
     let answer: Value = response.json().await.unwrap();
-    // On a failure, what the run said and logged is the diagnosis.
-    let problems: Vec<String> = app
-        .logs()
+    assert_eq!(status, 200, "{answer}\n{:#?}", problems(app));
+    answer["Logs"][0].as_str().unwrap().to_owned()
+}
+
+/// What the handler warned about or logged as an error so far: on a failed
+/// assertion, what the run said and logged is the diagnosis.
+pub(crate) fn problems(app: &TestApp) -> Vec<String> {
+    app.logs()
         .into_iter()
         .filter(|l| l.contains("\"WARN\"") || l.contains("\"ERROR\""))
-        .collect();
-    assert_eq!(status, 200, "{answer}\n{problems:#?}");
-    answer["Logs"][0].as_str().unwrap().to_owned()
+        .collect()
 }
 
 pub(crate) async fn start(users: usize, extra: &[(&str, &str)]) -> (TestApp, FakeGraph) {
@@ -74,7 +77,8 @@ async fn photos_without_a_trigger_are_caught_up_and_a_second_run_calls_nobody() 
     );
     assert!(
         line.contains("3 synced") && line.contains("1 ignored"),
-        "{line}"
+        "{line}\n{:#?}",
+        problems(&app)
     );
     assert_eq!(puts(&fake), 3);
 
