@@ -28,11 +28,11 @@ impl ETag {
         let trimmed = raw.trim();
         let unweak = trimmed.strip_prefix("W/").unwrap_or(trimmed);
         let normal = unweak.trim_matches('"');
-        if normal.is_empty() || trimmed.len() > usize::from(u16::MAX) {
+        if normal.is_empty() {
             return None;
         }
-        let start =
-            (trimmed.len() - unweak.len()) + (unweak.len() - unweak.trim_start_matches('"').len());
+        // Everything before `normal` in `trimmed`: the `W/` and the quote.
+        let start = trimmed.len() - unweak.trim_start_matches('"').len();
         let range = u16::try_from(start).ok()?..u16::try_from(start + normal.len()).ok()?;
         Some(Self {
             raw: trimmed.to_owned(),

@@ -111,6 +111,11 @@ impl Reconciler {
                 key: &key,
                 focus,
             };
+            let action = next_action(record, &seen, &ctx);
+            if let Action::Skip(_) = action {
+                // Most photos of a run: no job, so no copy of their record.
+                continue;
+            }
             let job = PhotoJob {
                 name: name.clone(),
                 delivered: None,
@@ -122,7 +127,7 @@ impl Reconciler {
                     .get(name.as_str())
                     .map_or(Known::Absent, |v| Known::Record(v.clone())),
             };
-            match next_action(record, &seen, &ctx) {
+            match action {
                 Action::Sync(why) => {
                     tracing::debug!(photo = %name, why = why.as_str(), "to sync");
                     jobs.push(Work::Sync {

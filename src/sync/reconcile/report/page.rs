@@ -190,8 +190,17 @@ fn all_photos(
     let run_started = run_started.trunc_subsecs(0);
     let is_changed =
         |r: &Row| DateTime::parse_from_rfc3339(&r.updated_at).is_ok_and(|t| t >= run_started);
-    let changed = rows.iter().filter(|r| is_changed(r)).count();
-    let statuses: BTreeSet<String> = rows.iter().map(|r| r.status.clone()).collect();
+    // One pass for what the heading and the filter need: each row's time
+    // is parsed once, and the two passes below reuse the flags.
+    let mut flags = Vec::with_capacity(rows.len());
+    let mut statuses = BTreeSet::new();
+    for r in rows.iter() {
+        flags.push(is_changed(&r));
+        if !statuses.contains(r.status.as_str()) {
+            statuses.insert(r.status.clone());
+        }
+    }
+    let changed = flags.iter().filter(|c| **c).count();
     let _ = write!(
         page,
         "<h2>All photos ({})</h2><p>{changed} changed in this run, listed first.</p>\
@@ -209,12 +218,13 @@ fn all_photos(
     );
     // Changed rows first, then the rest; each group in the ledger's order
     // (by name). Two passes over the rows, so none is held beyond its line.
-    let ordered = rows
-        .iter()
-        .filter(|r| is_changed(r))
-        .map(|r| (true, r))
-        .chain(rows.iter().filter(|r| !is_changed(r)).map(|r| (false, r)));
-    for (changed, r) in ordered {
+    let group = |changed: bool| {
+        rows.iter()
+            .zip(&flags)
+            .filter(move |(_, c)| **c == changed)
+            .map(move |(r, _)| (changed, r))
+    };
+    for (changed, r) in group(true).chain(group(false)) {
         let image = thumbnails.get(&r.photo).map_or_else(String::new, |jpeg| {
             format!(
                 "<img alt=\"\" src=\"data:image/jpeg;base64,{}\">",
