@@ -112,8 +112,14 @@ fn main() {
             ours / floor
         );
     }
+    // A noisy 12 MP PNG is ~26 MB, over the default `max_bytes` (20 MiB):
+    // an admin would raise PHOTOSYNC_MAX_BYTES for such files, so do we.
+    let png_options = RenderOptions {
+        max_bytes: 64 << 20,
+        ..options.clone()
+    };
     let png = median_ms(|| {
-        render(&png12, &options).expect("render");
+        render(&png12, &png_options).expect("render");
     });
     println!(
         "| 12 MP PNG | {:.1} MB | {png:.1} | - | - |",

@@ -166,7 +166,7 @@ fn parse_match_by(raw: &str) -> Result<MatchBy, String> {
 }
 
 fn main() -> ExitCode {
-    photosync::memory::cap_malloc_arenas();
+    photosync::memory::tune_malloc();
     let cli = Cli::parse();
     // A settings file (`--env-file`) adds variables; flags then override
     // the typed settings, so an error names the flag, not a variable.

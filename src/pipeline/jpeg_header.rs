@@ -159,13 +159,11 @@ fn count_scans(bytes: &[u8], mut pos: usize) -> u32 {
     scans
 }
 
-/// The position of the next 0xFF at or after `from`.
+/// The position of the next 0xFF at or after `from`. `memchr` scans 32 or 64
+/// bytes at a time: a byte-by-byte loop over a 5 MB photo's entropy data
+/// cost ~2 ms, 3% of a whole render.
 fn memchr_ff(bytes: &[u8], from: usize) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .iter()
-        .position(|&b| b == 0xFF)
-        .map(|i| from + i)
+    memchr::memchr(0xFF, bytes.get(from..)?).map(|i| from + i)
 }
 
 fn parse_frame(marker: u8, segment: &[u8]) -> Result<JpegHeader, PipelineError> {
