@@ -125,8 +125,9 @@ pub const MALLOC_ARENAS: i32 = 2;
 pub const MALLOC_MMAP_THRESHOLD: i32 = 32 << 20;
 
 /// Free memory at the top of a heap beyond which the allocator hands it
-/// back. 8 MiB is as fast for 12 MP JPEGs as 64 MiB, and on a 20,000-photo
-/// first `sync` peaks at the same RSS as glibc's default (58 MB; 64 MiB: 82).
+/// back. 8 MiB is as fast for 12 MP JPEGs as 64 MiB, and a 20,000-photo
+/// first `sync` peaks as with glibc's default (58-71 MB, run to run), where
+/// 64 MiB peaked at 82 MB.
 pub const MALLOC_TRIM_THRESHOLD: i32 = 8 << 20;
 
 /// Tunes glibc's allocator for a process that renders one photo after
@@ -141,8 +142,8 @@ pub const MALLOC_TRIM_THRESHOLD: i32 = 8 << 20;
 /// - Fixed mmap and trim thresholds: a render's buffers (a 12 MP JPEG's
 ///   decode is 7 MB) are then reused by the next photo instead of being
 ///   mapped, zero-filled by page faults and unmapped again for every photo,
-///   which cost 10% of `photosync thumbnail`'s time on 12 MP JPEGs (58 ->
-///   52 ms a file). Buffers over 32 MiB (huge photos) are still handed back
+///   which cost 10% of `photosync thumbnail`'s time on 12 MP JPEGs (about
+///   60 -> 52.5 ms a file). Buffers over 32 MiB (huge photos) are still handed back
 ///   at once, and [`release_free_pages`] still returns everything free.
 pub fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -28,7 +28,7 @@ use super::mapping;
 use super::photo_name::escaped;
 use crate::problem::ProblemCode;
 use crate::store::{BlobInfo, ETag, Listed, StoreError};
-pub use summary::{Progress, RunSummary, Unusable};
+pub use summary::{Attention, Progress, RunSummary, Unusable};
 use work::Work;
 
 /// The Reconcile run and what it keeps between runs.
@@ -245,6 +245,7 @@ impl Reconciler {
         let mut rows: Vec<&Record> = after.values().map(|v| &v.record).collect();
         rows.sort_by(|a, b| a.photo.cmp(&b.photo));
         summary.counts = summary::counts(&rows);
+        summary.attention = summary::Attention::of(&rows);
         summary.failures = crate::notify::by_code(
             rows.iter()
                 .filter(|r| r.status.needs_attention())
