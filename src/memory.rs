@@ -143,8 +143,9 @@ pub const MALLOC_TRIM_THRESHOLD: i32 = 8 << 20;
 ///   decode is 7 MB) are then reused by the next photo instead of being
 ///   mapped, zero-filled by page faults and unmapped again for every photo,
 ///   which cost 10% of `photosync thumbnail`'s time on 12 MP JPEGs (about
-///   60 -> 52.5 ms a file). Buffers over 32 MiB (huge photos) are still handed back
-///   at once, and [`release_free_pages`] still returns everything free.
+///   60 -> 52.5 ms a file). Buffers over 32 MiB (huge photos) are still
+///   handed back at once, and [`release_free_pages`] still returns
+///   everything free.
 pub fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     for (variable, option, value) in [

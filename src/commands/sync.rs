@@ -134,11 +134,16 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
     let summary = super::reconcile::run_engine(&engine).await?;
 
     // The run's own list: reading the ledger back would hold a second copy
-    // of every record (100 MB at 100,000 photos).
+    // of every record (100 MB at 100,000 photos). It names the first few;
+    // the counts are of every record.
     let (failures, held): (Vec<_>, Vec<_>) = summary
         .attention
         .iter()
         .partition(|a| a.status == Status::Failed);
+    let (failed_count, held_count) = (
+        summary.count(Status::Failed),
+        summary.count(Status::RemovalHeld),
+    );
 
     crate::say!(
         "\n{} files in {} ({} processed this run)",
@@ -165,10 +170,16 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
                 .map_or(("", ""), |p| (p.code.as_str(), p.message.as_str()));
             crate::say!("  {}  {code}: {message}", photo.photo);
         }
+        if failed_count > failures.len() {
+            crate::say!(
+                "  … and {} more: the report lists every one",
+                failed_count - failures.len()
+            );
+        }
     }
     if let Some(first) = held.first() {
         let message = first.problem.as_ref().map_or("", |p| p.message.as_str());
-        println!("\nremoval held ({} photos): {message}", held.len());
+        println!("\nremoval held ({held_count} photos): {message}");
     }
     for unusable in &summary.unusable {
         crate::say!("  {}  invalid-name: {}", unusable.name, unusable.reason);
@@ -181,6 +192,6 @@ pub async fn run(mut settings: Settings, job: &LocalSync) -> anyhow::Result<(Run
         out.join(&thumbnails_dir).display(),
         state_dir.join("reports").join("latest.html").display()
     );
-    let failed = failures.len() + held.len() + summary.unusable.len() + summary.corrupt.len();
+    let failed = failed_count + held_count + summary.unusable.len() + summary.corrupt.len();
     Ok((summary, failed))
 }

@@ -26,17 +26,28 @@ pub struct Attention {
     pub problem: Option<crate::problem::Problem>,
 }
 
+/// How many failed, and how many removal-held, photos a summary names: a
+/// terminal's worth, and bounded memory however many failed (the report
+/// names every one).
+pub const ATTENTION_NAMED: usize = 50;
+
 impl Attention {
-    /// The photos among `records` that need a person, in their order.
+    /// The first [`ATTENTION_NAMED`] failed and removal-held photos among
+    /// `records`, in their order.
     pub fn of(records: &[&Record]) -> Vec<Self> {
-        records
-            .iter()
-            .filter(|r| matches!(r.status, Status::Failed | Status::RemovalHeld))
-            .map(|r| Self {
-                photo: r.photo.clone(),
-                status: r.status,
-                problem: r.problem.clone(),
-            })
+        let first = |status: Status| {
+            records
+                .iter()
+                .filter(move |r| r.status == status)
+                .take(ATTENTION_NAMED)
+                .map(|r| Self {
+                    photo: r.photo.clone(),
+                    status: r.status,
+                    problem: r.problem.clone(),
+                })
+        };
+        first(Status::Failed)
+            .chain(first(Status::RemovalHeld))
             .collect()
     }
 }
@@ -65,9 +76,9 @@ pub struct RunSummary {
     /// What needs a person after the run, by problem code (failed and held
     /// records, unusable names, unreadable records).
     pub failures: BTreeMap<String, usize>,
-    /// The failed and removal-held photos after the run, by name: what
-    /// `sync` lists on the terminal without reading the ledger a second
-    /// time (at 100,000 photos that read took 100 MB more than the run).
+    /// The first failed and removal-held photos after the run: what `sync`
+    /// names on the terminal without reading the ledger a second time (at
+    /// 100,000 photos that read took 100 MB more than the run).
     pub attention: Vec<Attention>,
     /// How long it took.
     pub elapsed: Duration,
@@ -145,4 +156,42 @@ pub fn counts(records: &[&Record]) -> BTreeMap<Status, usize> {
         *counts.entry(record.status).or_default() += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(photo: &str, status: Status) -> Record {
+        let mut r: Record = serde_json::from_value(serde_json::json!({
+            "photo": photo, "sha256": "", "size": 0, "key": photo, "status": "synced",
+            "attempts": 1, "first_seen": "2026-11-20T10:00:00Z", "updated": "2026-11-20T10:00:00Z"
+        }))
+        .expect("a minimal record parses");
+        r.status = status;
+        r
+    }
+
+    #[test]
+    fn attention_names_the_first_failed_and_held_photos_and_no_more() {
+        let records: Vec<Record> = (0..ATTENTION_NAMED + 7)
+            .map(|i| record(&format!("f{i:03}.jpg"), Status::Failed))
+            .chain((0..3).map(|i| record(&format!("h{i}.jpg"), Status::RemovalHeld)))
+            .chain([record("s.jpg", Status::Synced)])
+            .collect();
+        let refs: Vec<&Record> = records.iter().collect();
+        let named = Attention::of(&refs);
+        let failed: Vec<_> = named
+            .iter()
+            .filter(|a| a.status == Status::Failed)
+            .collect();
+        assert_eq!(failed.len(), ATTENTION_NAMED);
+        assert_eq!(failed[0].photo, "f000.jpg");
+        let held: Vec<_> = named
+            .iter()
+            .filter(|a| a.status == Status::RemovalHeld)
+            .map(|a| a.photo.as_str())
+            .collect();
+        assert_eq!(held, ["h0.jpg", "h1.jpg", "h2.jpg"]);
+    }
 }
