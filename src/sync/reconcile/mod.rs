@@ -28,7 +28,7 @@ use super::mapping;
 use super::photo_name::escaped;
 use crate::problem::ProblemCode;
 use crate::store::{BlobInfo, ETag, Listed, StoreError};
-pub use summary::{ATTENTION_NAMED, Attention, Progress, RunSummary, Unusable};
+pub use summary::{Attention, Progress, RunSummary, Unusable};
 use work::Work;
 
 /// The Reconcile run and what it keeps between runs.

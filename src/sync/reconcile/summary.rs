@@ -161,16 +161,7 @@ pub fn counts(records: &[&Record]) -> BTreeMap<Status, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(photo: &str, status: Status) -> Record {
-        let mut r: Record = serde_json::from_value(serde_json::json!({
-            "photo": photo, "sha256": "", "size": 0, "key": photo, "status": "synced",
-            "attempts": 1, "first_seen": "2026-11-20T10:00:00Z", "updated": "2026-11-20T10:00:00Z"
-        }))
-        .expect("a minimal record parses");
-        r.status = status;
-        r
-    }
+    use crate::sync::ledger::sample as record;
 
     #[test]
     fn attention_names_the_first_failed_and_held_photos_and_no_more() {
